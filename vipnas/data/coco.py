@@ -1,0 +1,234 @@
+"""COCO-style keypoint files (COCO, CrowdPose, merged PoseTrack18, SynthPose) and detector-box result files.
+
+Instance filtering follows MMPose: crowd regions, instances without labelled keypoints and boxes of zero size
+after clipping to the image are skipped; visibility becomes ``min(v, 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vipnas.data.files import read_json
+from vipnas.data.metadata import DatasetInfo, get_dataset_info
+from vipnas.data.records import ImageRecord, PoseAnnotations, PoseInstance
+
+__all__ = ["load_coco", "load_detections", "parse_keypoints", "parse_posetrack_image"]
+
+
+def require(record: Any, keys: Iterable[str], where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` unless ``record`` is a dict holding every key."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise ValueError(f"{where}: missing key(s) {missing}; it has {sorted(record)}")
+
+
+def parse_keypoints(values: Any, info: DatasetInfo, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """A flat ``[x1, y1, v1, x2, ...]`` list → (K, 2) float64 positions and (K,) visibility ``min(v, 1)``."""
+    try:
+        flat = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: keypoints must be a list of numbers") from None
+    expected = 3 * info.num_joints
+    if flat.ndim != 1 or flat.size != expected:
+        raise ValueError(
+            f"{where}: expected {expected} keypoint values ({info.num_joints} {info.name} joints × (x, y, v)), "
+            f"got {flat.size}"
+        )
+    if not np.isfinite(flat).all():
+        raise ValueError(f"{where}: keypoints contain NaN or infinity")
+    triples = flat.reshape(info.num_joints, 3)
+    return triples[:, :2].copy(), np.minimum(triples[:, 2], 1.0).clip(min=0.0)
+
+
+def _frame_index(image: Mapping[str, Any]) -> int:
+    stem = Path(str(image["file_name"])).stem
+    if stem.isdigit():
+        return int(stem)
+    if "frame_id" in image:
+        return int(image["frame_id"]) % 10000  # PoseTrack18 frame ids end in the 4-digit frame number
+    return -1
+
+
+def parse_posetrack_image(image: Mapping[str, Any], image_root: Path, where: str) -> ImageRecord:
+    """One ``images`` entry (COCO or PoseTrack18) → :class:`ImageRecord`; video fields filled when present."""
+    require(image, ("id", "file_name"), where)
+    file_name = str(image["file_name"])
+    video = ""
+    if "vid_id" in image or "frame_id" in image or "is_labeled" in image:
+        video = Path(file_name).parent.name or str(image.get("vid_id", ""))
+    regions = []
+    for xs, ys in zip(image.get("ignore_regions_x", []), image.get("ignore_regions_y", []), strict=False):
+        if len(xs) >= 3 and len(xs) == len(ys):
+            regions.append(np.stack([np.asarray(xs, np.float64), np.asarray(ys, np.float64)], axis=-1))
+    return ImageRecord(
+        image_id=int(image["id"]),
+        path=image_root / file_name,
+        width=int(image.get("width", 0)),
+        height=int(image.get("height", 0)),
+        video=video,
+        frame_index=_frame_index(image) if video else -1,
+        is_labeled=bool(image.get("is_labeled", True)),
+        ignore_regions=tuple(regions),
+    )
+
+
+def clip_box(box: Any, image: ImageRecord, where: str) -> np.ndarray | None:
+    """Clip an ``(x, y, w, h)`` box to the image (MMPose); ``None`` when nothing of positive size remains."""
+    try:
+        x, y, w, h = (float(value) for value in box)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: bbox must be 4 numbers (x, y, w, h), got {box!r}") from None
+    x1, y1, x2, y2 = x, y, x + max(w, 0.0), y + max(h, 0.0)
+    if image.width > 0 and image.height > 0:
+        x1, x2 = np.clip([x1, x2], 0, image.width - 1)
+        y1, y2 = np.clip([y1, y2], 0, image.height - 1)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float64)
+
+
+def box_from_keypoints(keypoints: np.ndarray, visible: np.ndarray, margin: float = 0.1) -> np.ndarray | None:
+    """Tight box around the labelled joints, enlarged by ``margin`` of its size on each side."""
+    points = keypoints[visible > 0]
+    if len(points) < 2:
+        return None
+    low, high = points.min(axis=0), points.max(axis=0)
+    size = np.maximum(high - low, 1.0)
+    return np.concatenate([low - margin * size, size * (1 + 2 * margin)])
+
+
+def instance_from_annotation(
+    annotation: Mapping[str, Any], image: ImageRecord, info: DatasetInfo, where: str, *, skip_empty: bool
+) -> PoseInstance | None:
+    """Parse one annotation; ``None`` when MMPose would skip it (crowd, no keypoints, empty box)."""
+    require(annotation, ("keypoints",), where)
+    if annotation.get("iscrowd", 0):
+        return None
+    keypoints, visible = parse_keypoints(annotation["keypoints"], info, where)
+    if skip_empty and int(annotation.get("num_keypoints", np.count_nonzero(visible))) == 0:
+        return None
+    if "area" in annotation and float(annotation["area"]) <= 0:
+        return None
+    if "bbox" in annotation:
+        box = clip_box(annotation["bbox"], image, where)
+    elif image.video:  # PoseTrack18 files before v0.45 carry no person boxes
+        box = box_from_keypoints(keypoints, visible)
+    else:
+        raise ValueError(f"{where}: missing key 'bbox'; it has {sorted(annotation)}")
+    if box is None:
+        return None
+    head_box = annotation.get("bbox_head")
+    return PoseInstance(
+        image=image,
+        annotation_id=int(annotation.get("id", -1)),
+        box=box,
+        keypoints=keypoints,
+        visible=visible,
+        box_score=1.0,
+        area=float(annotation.get("area", box[2] * box[3])),
+        track_id=int(annotation.get("track_id", -1)),
+        head_box=None if head_box is None else np.asarray(head_box, dtype=np.float64),
+    )
+
+
+def group_videos(images: Iterable[ImageRecord]) -> dict[str, list[ImageRecord]]:
+    """Video name → its frames sorted by frame index (image datasets give an empty dict)."""
+    videos: dict[str, list[ImageRecord]] = {}
+    for image in images:
+        if image.video:
+            videos.setdefault(image.video, []).append(image)
+    return {name: sorted(frames, key=lambda image: image.frame_index) for name, frames in videos.items()}
+
+
+def load_coco(
+    annotation_file: str | Path,
+    image_root: str | Path,
+    dataset: str | DatasetInfo = "COCO",
+    *,
+    skip_empty: bool = True,
+) -> PoseAnnotations:
+    """Load a COCO-style keypoint file: COCO, CrowdPose, the merged PoseTrack18 file, or SynthPose.
+
+    Args:
+        annotation_file: the JSON file with ``images``, ``annotations`` (and ``categories``).
+        image_root: folder that ``file_name`` entries are relative to.
+        dataset: joint convention, by name or as metadata.
+        skip_empty: drop instances without a labelled keypoint (MMPose's default, for training and GT-box tests).
+
+    Returns:
+        The annotation set; ``videos`` is filled when the images carry PoseTrack18 video fields.
+
+    Raises:
+        FileNotFoundError: the annotation file is missing.
+        ValueError: a record lacks a key, has the wrong keypoint count, or refers to an unknown image.
+    """
+    path = Path(annotation_file)
+    info = dataset if isinstance(dataset, DatasetInfo) else get_dataset_info(dataset)
+    data = read_json(path)
+    require(data, ("images", "annotations"), f"{path}")
+    images: dict[int, ImageRecord] = {}
+    for index, entry in enumerate(data["images"]):
+        image = parse_posetrack_image(entry, Path(image_root), f"{path}: images[{index}]")
+        images[image.image_id] = image
+    instances = []
+    for index, annotation in enumerate(data["annotations"]):
+        where = f"{path}: annotation id {annotation.get('id', '?')} (annotations[{index}])"
+        require(annotation, ("image_id",), where)
+        image = images.get(int(annotation["image_id"]))
+        if image is None:
+            raise ValueError(f"{where}: image_id {annotation['image_id']} is not in the file's images")
+        instance = instance_from_annotation(annotation, image, info, where, skip_empty=skip_empty)
+        if instance is not None:
+            instances.append(instance)
+    return PoseAnnotations(info, path, images, instances, group_videos(images.values()))
+
+
+def load_detections(
+    results_file: str | Path,
+    annotations: PoseAnnotations,
+    *,
+    score_threshold: float = 0.0,
+    category_id: int = 1,
+) -> PoseAnnotations:
+    """Detector boxes ``[{image_id, category_id, bbox, score}]`` as test-time instances of an annotated image set.
+
+    Boxes of other categories and those scoring below ``score_threshold`` are dropped; keypoints are zeros.
+
+    Raises:
+        ValueError: an entry lacks a key or names an image the annotation set does not have.
+    """
+    path = Path(results_file)
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON list of detections [{{image_id, bbox, score}}]")
+    joints = annotations.info.num_joints
+    instances = []
+    for index, entry in enumerate(data):
+        where = f"{path}: detection [{index}]"
+        require(entry, ("image_id", "bbox", "score"), where)
+        if int(entry.get("category_id", category_id)) != category_id or float(entry["score"]) < score_threshold:
+            continue
+        image = annotations.images.get(int(entry["image_id"]))
+        if image is None:
+            raise ValueError(f"{where}: image_id {entry['image_id']} is not in {annotations.source}")
+        box = np.asarray(entry["bbox"], dtype=np.float64)
+        if box.shape != (4,):
+            raise ValueError(f"{where}: bbox must be 4 numbers (x, y, w, h), got {entry['bbox']!r}")
+        instances.append(
+            PoseInstance(
+                image=image,
+                annotation_id=index,
+                box=box,
+                keypoints=np.zeros((joints, 2)),
+                visible=np.zeros(joints),
+                box_score=float(entry["score"]),
+                area=float(box[2] * box[3]),
+            )
+        )
+    return PoseAnnotations(annotations.info, path, annotations.images, instances, annotations.videos)

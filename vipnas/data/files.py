@@ -1,0 +1,80 @@
+"""Reading and writing dataset files: JSON and images with errors that name the file, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+__all__ = ["encode_jpeg", "read_image", "read_json", "write_bytes_atomic", "write_json_atomic"]
+
+
+def read_json(path: str | Path) -> Any:
+    """Load a JSON file.
+
+    Raises:
+        FileNotFoundError: the file does not exist (the message names it).
+        ValueError: the file is not valid JSON (the message names it and the position).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"annotation file {path} does not exist")
+    try:
+        with path.open("rb") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+
+
+def read_image(path: str | Path, record: str = "") -> np.ndarray:
+    """Read an image as (H, W, 3) uint8 RGB, ignoring EXIF orientation (annotations refer to the stored pixels).
+
+    Args:
+        path: image file.
+        record: what refers to the file (e.g. ``"image id 785 in person_keypoints_val2017.json"``), for errors.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file exists but cannot be decoded as an image.
+    """
+    where = f" (referenced by {record})" if record else ""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path} does not exist{where}")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is None:
+        raise ValueError(f"image file {path} cannot be decoded as an image{where}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write bytes through a temporary file in the same folder and ``os.replace``, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON deterministically (fixed key order as given, compact separators) and atomically."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    write_bytes_atomic(path, text.encode("ascii"))
+
+
+def encode_jpeg(image_rgb: np.ndarray, quality: int = 90) -> bytes:
+    """Encode an (H, W, 3) uint8 RGB image as baseline JPEG bytes (libjpeg is deterministic for fixed input)."""
+    ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"JPEG encoding failed for an image of shape {image_rgb.shape}")
+    return buffer.tobytes()

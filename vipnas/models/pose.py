@@ -1,0 +1,99 @@
+"""The top-down heatmap pose network: a backbone and a deconvolution head, tensor in, tensor out."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vipnas.models.head import DeconvHead
+from vipnas.models.metadata import ModelMetadata
+from vipnas.models.mobilenetv3 import MobileNetV3Backbone
+from vipnas.models.resnet import ResNetBackbone
+from vipnas.space.arch import Arch
+from vipnas.space.family import FAMILY_SPECS
+
+__all__ = ["PoseNetwork", "build_static", "check_input_size", "init_weights"]
+
+
+class PoseNetwork(nn.Module):
+    """Backbone + deconvolution head.
+
+    ``forward(x)`` maps normalised RGB crops (N, 3, H, W) to heatmaps (N, K, H/4, W/4).
+    ``forward_features(x)`` returns every stage output; ``feature_stages`` says which are F1..F4.
+    ``metadata`` describes preprocessing and output; ``arch`` the architecture (``None`` outside a family).
+    """
+
+    def __init__(self, *, backbone: nn.Module, head: nn.Module, metadata: ModelMetadata, arch: Arch | None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.metadata = metadata
+        self.arch = arch
+
+    @property
+    def feature_stages(self) -> tuple[int, ...]:
+        """Indices into :meth:`forward_features` of the paper's F1..F4."""
+        assert self.arch is not None
+        return FAMILY_SPECS[self.arch.family].feature_stages
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected a batch of RGB images shaped (N, 3, H, W), got {tuple(x.shape)}")
+        return self.head(self.backbone(x)[-1])
+
+
+def check_input_size(input_size: tuple[int, int]) -> tuple[int, int]:
+    """Validate a network input (height, width): both positive multiples of 32 (the backbone's stride)."""
+    if len(input_size) != 2 or any(int(v) != v or v <= 0 or v % 32 for v in input_size):
+        raise ValueError(f"input size must be (height, width), positive multiples of 32; got {tuple(input_size)}")
+    return int(input_size[0]), int(input_size[1])
+
+
+def build_static(
+    arch: Arch,
+    *,
+    num_joints: int = 17,
+    input_size: tuple[int, int] = (256, 192),
+    name: str = "subnet",
+    dataset: str = "COCO",
+) -> PoseNetwork:
+    """Build the plain ``torch.nn`` network of an arch, initialised as the paper says (§4.2: N(0, 0.001))."""
+    backbone: nn.Module
+    if arch.family == "resnet":
+        backbone = ResNetBackbone(arch)
+    else:
+        backbone = MobileNetV3Backbone(arch)
+    head = DeconvHead(
+        in_channels=backbone.out_channels,
+        width=arch.head.width,
+        kernel_size=arch.head.kernel_size,
+        groups=arch.head.groups,
+        num_joints=num_joints,
+        num_layers=FAMILY_SPECS[arch.family].head_layers,
+    )
+    metadata = ModelMetadata(
+        name=name, num_joints=num_joints, input_size=check_input_size(input_size), dataset=dataset, arch=arch.to_dict()
+    )
+    model = PoseNetwork(backbone=backbone, head=head, metadata=metadata, arch=arch)
+    init_weights(model)
+    return model
+
+
+def init_weights(model: nn.Module, std: float = 0.001) -> None:
+    """Convolution and deconvolution weights ~ N(0, std), biases 0, norm scales 1 and shifts 0 (MMPose's
+    ViPNAS init_cfg; the paper's §4.2 supernet initialisation)."""
+    from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d, ElasticConvTranspose2d, ElasticLayerNorm
+
+    convolutions = (nn.Conv2d, nn.ConvTranspose2d, ElasticConv2d, ElasticConvTranspose2d)
+    norms = (nn.BatchNorm2d, nn.LayerNorm, ElasticBatchNorm2d, ElasticLayerNorm)
+    for module in model.modules():
+        if isinstance(module, convolutions):
+            nn.init.normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, norms):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)

@@ -1,0 +1,142 @@
+"""Pose supernets: an elastic backbone and an elastic deconvolution head that cover a whole search space.
+
+The supernet's state is explicit: :meth:`PoseSupernet.set_arch` validates an arch against the space and
+configures every elastic op; :meth:`PoseSupernet.using` does the same for a ``with`` block and restores the
+previous arch after it; :meth:`PoseSupernet.extract_subnet` returns the static network of an arch with the
+supernet's weights copied in (loaded with ``strict=True``, so every key and shape is checked).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from vipnas.elastic.backbones import ElasticMobileNetV3Backbone, ElasticResNetBackbone
+from vipnas.elastic.blocks import ElasticDeconvHead, subnet_state_dict
+from vipnas.models.metadata import ModelMetadata
+from vipnas.models.pose import PoseNetwork, build_static, check_input_size, init_weights
+from vipnas.space.arch import Arch, StageArch
+from vipnas.space.search_space import SearchSpace
+
+__all__ = ["PoseSupernet"]
+
+
+class PoseSupernet(nn.Module):
+    """Weight-sharing supernet of a search space with the deconvolution heatmap head.
+
+    Args:
+        space: the search space (``RESNET50_SPACE``, ``MOBILENETV3_SPACE`` or a custom one of those families).
+        num_joints: heatmap channels K.
+        input_size: network input (height, width), multiples of 32.
+        dataset: keypoint convention of the heatmaps (metadata only).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        num_joints: int = 17,
+        input_size: tuple[int, int] = (256, 192),
+        dataset: str = "COCO",
+    ) -> None:
+        super().__init__()
+        self.space = space
+        self.backbone: ElasticResNetBackbone | ElasticMobileNetV3Backbone
+        if space.family == "resnet":
+            self.backbone = ElasticResNetBackbone(space)
+        else:
+            self.backbone = ElasticMobileNetV3Backbone(space)
+        max_in = max(
+            space.spec.output_channels(StageArch(1, width, 1, groups, False, ratio))
+            for width, ratio, groups in space.stage_triples[-1]
+        )
+        self.head = ElasticDeconvHead(
+            max_in_channels=max_in,
+            max_width=max(space.head.widths),
+            max_kernel_size=max(space.head.kernel_sizes),
+            max_width_per_group=max(width // groups for _, (width, groups) in space.tail_choices),
+            num_joints=num_joints,
+            num_layers=space.spec.head_layers,
+        )
+        self.metadata = ModelMetadata(
+            name=f"{space.name}_supernet", num_joints=num_joints, input_size=check_input_size(input_size), dataset=dataset
+        )
+        init_weights(self)
+        self._arch: Arch = space.largest()
+        self.set_arch(self._arch)
+
+    # ------------------------------------------------------------------------------------------------ arch
+    @property
+    def arch(self) -> Arch:
+        """The active arch."""
+        return self._arch
+
+    def set_arch(self, arch: Arch) -> None:
+        """Validate ``arch`` against the space and make it the active sub-network.
+
+        Raises:
+            InvalidArchError: the arch is outside the space (the message names stage, field and allowed set).
+        """
+        self.space.validate(arch)
+        out_channels = self.backbone.set_arch(arch)
+        self.head.set_config(
+            in_channels=out_channels, width=arch.head.width, kernel_size=arch.head.kernel_size, groups=arch.head.groups
+        )
+        self._arch = arch
+
+    @contextmanager
+    def using(self, arch: Arch) -> Iterator[PoseSupernet]:
+        """``with supernet.using(arch): ...`` runs the block at ``arch`` and restores the previous arch."""
+        previous = self._arch
+        self.set_arch(arch)
+        try:
+            yield self
+        finally:
+            self.set_arch(previous)
+
+    def largest_arch(self) -> Arch:
+        return self.space.largest()
+
+    def smallest_arch(self) -> Arch:
+        return self.space.smallest()
+
+    def sample_arch(self, rng: random.Random) -> Arch:
+        return self.space.sample(rng)
+
+    # ------------------------------------------------------------------------------------------- forward
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) normalised RGB -> (N, K, H/4, W/4) heatmaps of the active arch."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected a batch of RGB images shaped (N, 3, H, W), got {tuple(x.shape)}")
+        return self.head(self.backbone(x)[-1])
+
+    # ------------------------------------------------------------------------------------------ extraction
+    def subnet_state_dict(self, arch: Arch | None = None) -> dict[str, torch.Tensor]:
+        """The active slice of every weight and buffer, keyed like the static network's ``state_dict``."""
+        with self.using(arch or self._arch):
+            return subnet_state_dict(self)
+
+    def extract_subnet(self, arch: Arch | None = None, *, name: str = "subnet") -> PoseNetwork:
+        """The static network of ``arch`` (default: the active arch) with the supernet's weights copied.
+
+        The result contains only ``torch.nn`` layers, is in the supernet's train/eval mode, and computes what
+        the supernet computes at that arch.
+        """
+        arch = arch or self._arch
+        static = build_static(
+            arch,
+            num_joints=self.metadata.num_joints,
+            input_size=self.metadata.input_size,
+            name=name,
+            dataset=self.metadata.dataset,
+        )
+        static.load_state_dict(self.subnet_state_dict(arch), strict=True)
+        static.train(self.training)
+        return static

@@ -1,0 +1,104 @@
+"""Fixed, non-searched structure of each network family: strides, activations, which stages are F1..F4.
+
+These facts come from MMPose's ``ViPNAS_ResNet`` / ``ViPNAS_MobileNetV3`` (the official S-ViPNAS code) and
+the paper's Tables A1-A2; the searched choices live in :mod:`vipnas.space.arch` and
+:mod:`vipnas.space.search_space`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vipnas.space.arch import Arch, StageArch
+
+__all__ = ["FAMILY_SPECS", "MOBILENETV3", "RESNET", "FamilySpec", "gc_planes", "se_channels"]
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """Structure shared by every arch of a family.
+
+    Attributes:
+        name: ``resnet`` or ``mobilenetv3``.
+        stem_stride: stride of the stem convolution.
+        stem_pool: whether a 3x3 stride-2 max pool follows the stem (ResNet).
+        stage_strides: stride of the first block of each stage.
+        stem_activation: activation after the stem (``relu`` or ``hswish``).
+        stage_activations: activation used inside the blocks of each stage.
+        feature_stages: indices of the stages whose outputs are the paper's F1..F4 (strides 4, 8, 16, 32).
+        head_layers: number of stride-2 deconvolutions in the head.
+    """
+
+    name: str
+    stem_stride: int
+    stem_pool: bool
+    stage_strides: tuple[int, ...]
+    stem_activation: str
+    stage_activations: tuple[str, ...]
+    feature_stages: tuple[int, ...]
+    head_layers: int = 3
+
+    def middle_channels(self, stage: StageArch) -> int:
+        """Channels of the block's middle (searched-group) convolution."""
+        if self.name == "resnet":
+            return stage.width
+        return stage.width * stage.expand_ratio
+
+    def output_channels(self, stage: StageArch) -> int:
+        """Channels a block of this stage outputs."""
+        if self.name == "resnet":
+            return stage.width * stage.expand_ratio
+        return stage.width
+
+    def attention_channels(self, stage: StageArch) -> int:
+        """Channels the attention module sees: GC at the block output (ResNet), SE on the middle (MBv3)."""
+        if self.name == "resnet":
+            return self.output_channels(stage)
+        return self.middle_channels(stage)
+
+    def total_stride(self) -> int:
+        stride = self.stem_stride * (2 if self.stem_pool else 1)
+        for s in self.stage_strides:
+            stride *= s
+        return stride
+
+
+RESNET = FamilySpec(
+    name="resnet",
+    stem_stride=2,
+    stem_pool=True,
+    stage_strides=(1, 2, 2, 2),
+    stem_activation="relu",
+    stage_activations=("relu",) * 4,
+    feature_stages=(0, 1, 2, 3),
+)
+
+MOBILENETV3 = FamilySpec(
+    name="mobilenetv3",
+    stem_stride=2,
+    stem_pool=False,
+    stage_strides=(1, 2, 2, 2, 1, 2),
+    stem_activation="hswish",
+    stage_activations=("relu", "relu", "relu", "hswish", "hswish", "hswish"),
+    feature_stages=(1, 2, 4, 5),
+)
+
+FAMILY_SPECS = {spec.name: spec for spec in (RESNET, MOBILENETV3)}
+
+
+def family_of(arch: Arch) -> FamilySpec:
+    return FAMILY_SPECS[arch.family]
+
+
+def gc_planes(channels: int) -> int:
+    """Bottleneck width of the GC block on ``channels`` channels.
+
+    MMPose builds ``ContextBlock(C, ratio=max(1/16, 16/C))`` whose width is ``int(C * ratio)``; the float
+    expression is kept as written there so that any float rounding matches MMPose exactly.
+    """
+    return int(channels * max(1.0 / 16, 16.0 / channels))
+
+
+def se_channels(channels: int) -> int:
+    """Squeeze width of the SE block (MMPose ``SELayer(ratio=4)``: ``int(C / 4)``)."""
+    return int(channels / 4)

@@ -1,0 +1,275 @@
+"""Search spaces: the allowed choices per stage, validation, largest/smallest, uniform sampling, mutation and
+crossover. Every method that draws randomness takes an explicit :class:`random.Random`.
+
+Group numbers are constrained by the channels they split, so a stage's (width, expand ratio, groups) are
+enumerated jointly and sampled uniformly among the *valid* triples; the other choices are independent. The
+result is uniform over all valid archs of the space.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
+from vipnas.space.family import FAMILY_SPECS, FamilySpec
+
+__all__ = ["HeadSpace", "InvalidArchError", "SearchSpace", "StageSpace", "StemSpace"]
+
+
+class InvalidArchError(ValueError):
+    """An arch lies outside a search space; the message names the stage, field, value and allowed set."""
+
+
+def _valid_groups(channels: int, groups: Sequence[int], channels_per_group: Sequence[int]) -> tuple[int, ...]:
+    if groups:
+        return tuple(g for g in groups if channels % g == 0)
+    return tuple(sorted({channels // c for c in channels_per_group if channels % c == 0}))
+
+
+@dataclass(frozen=True)
+class StemSpace:
+    widths: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StageSpace:
+    """Choices of one stage. Give group numbers either absolutely (``groups``, the ResNet space's step of 16)
+    or as ``channels_per_group`` (the MobileNetV3 space, where the middle width moves with the expansion ratio
+    and Table A1's ranges are middle/16 .. middle)."""
+
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+    attentions: tuple[bool, ...]
+    expand_ratios: tuple[int, ...] = (1,)
+    groups: tuple[int, ...] = ()
+    channels_per_group: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if bool(self.groups) == bool(self.channels_per_group):
+            raise ValueError("a StageSpace needs exactly one of 'groups' or 'channels_per_group'")
+
+
+@dataclass(frozen=True)
+class HeadSpace:
+    widths: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+    groups: tuple[int, ...] = ()
+    channels_per_group: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A family's search space.
+
+    Attributes:
+        name: registry name, e.g. ``resnet50``.
+        family: the network family (``resnet`` or ``mobilenetv3``).
+        stem: stem choices.
+        stages: per-stage choices.
+        head: head choices.
+    """
+
+    name: str
+    family: str
+    stem: StemSpace
+    stages: tuple[StageSpace, ...]
+    head: HeadSpace
+
+    @property
+    def spec(self) -> FamilySpec:
+        return FAMILY_SPECS[self.family]
+
+    # ----------------------------------------------------------------------------------------------- choices
+    @cached_property
+    def stage_triples(self) -> tuple[tuple[tuple[int, int, int], ...], ...]:
+        """Per stage, every valid (width, expand_ratio, groups) triple."""
+        result = []
+        for stage in self.stages:
+            triples = []
+            for width, ratio in itertools.product(stage.widths, stage.expand_ratios):
+                middle = self.spec.middle_channels(StageArch(1, width, 1, 1, False, ratio))
+                for g in _valid_groups(middle, stage.groups, stage.channels_per_group):
+                    triples.append((width, ratio, g))
+            if not triples:
+                raise ValueError(f"search space {self.name}: a stage admits no valid group number: {stage}")
+            result.append(tuple(triples))
+        return tuple(result)
+
+    def head_pairs(self, in_channels: int) -> tuple[tuple[int, int], ...]:
+        """Every valid (width, groups) pair of the head fed by ``in_channels`` channels: a deconvolution's group
+        number must divide both its input and its output channels."""
+        return tuple(
+            (w, g)
+            for w in self.head.widths
+            for g in _valid_groups(w, self.head.groups, self.head.channels_per_group)
+            if in_channels % g == 0
+        )
+
+    @cached_property
+    def tail_choices(self) -> tuple[tuple[tuple[int, int, int], tuple[int, int]], ...]:
+        """Every valid (last-stage triple, head pair) combination: they are coupled through the channels the
+        last stage hands to the head."""
+        combos = []
+        for triple in self.stage_triples[-1]:
+            out = self.spec.output_channels(StageArch(1, triple[0], 1, triple[2], False, triple[1]))
+            combos += [(triple, pair) for pair in self.head_pairs(out)]
+        if not combos:
+            raise ValueError(f"search space {self.name}: no head group number divides the last stage's output")
+        return tuple(combos)
+
+    def size(self) -> int:
+        """Number of distinct archs in the space."""
+        total = len(self.stem.widths) * len(self.stem.kernel_sizes) * len(self.head.kernel_sizes)
+        total *= len(self.tail_choices)
+        for index, (stage, triples) in enumerate(zip(self.stages, self.stage_triples, strict=True)):
+            total *= len(stage.depths) * len(stage.kernel_sizes) * len(stage.attentions)
+            total *= len(triples) if index < len(self.stages) - 1 else 1
+        return total
+
+    # ---------------------------------------------------------------------------------------------- validate
+    def validate(self, arch: Arch) -> Arch:
+        """Return ``arch`` if it belongs to this space.
+
+        Raises:
+            InvalidArchError: naming the stage, field, value and the allowed choices.
+        """
+        if arch.family != self.family:
+            raise InvalidArchError(f"arch family {arch.family!r} does not match search space {self.name!r} ({self.family})")
+        if len(arch.stages) != len(self.stages):
+            raise InvalidArchError(f"arch has {len(arch.stages)} stages; search space {self.name} has {len(self.stages)}")
+        _check("stem", "width", arch.stem.width, self.stem.widths)
+        _check("stem", "kernel_size", arch.stem.kernel_size, self.stem.kernel_sizes)
+        for i, (stage, choice) in enumerate(zip(arch.stages, self.stages, strict=True)):
+            where = f"stage {i + 1}"
+            _check(where, "depth", stage.depth, choice.depths)
+            _check(where, "width", stage.width, choice.widths)
+            _check(where, "kernel_size", stage.kernel_size, choice.kernel_sizes)
+            _check(where, "attention", stage.attention, choice.attentions)
+            _check(where, "expand_ratio", stage.expand_ratio, choice.expand_ratios)
+            middle = self.spec.middle_channels(stage)
+            allowed = _valid_groups(middle, choice.groups, choice.channels_per_group)
+            if stage.groups not in allowed:
+                raise InvalidArchError(
+                    f"{where}: groups={stage.groups} is not allowed for {middle} middle channels "
+                    f"(it must divide them); allowed: {list(allowed)}"
+                )
+        _check("head", "width", arch.head.width, self.head.widths)
+        _check("head", "kernel_size", arch.head.kernel_size, self.head.kernel_sizes)
+        in_channels = self.spec.output_channels(arch.stages[-1])
+        allowed = [g for w, g in self.head_pairs(in_channels) if w == arch.head.width]
+        if arch.head.groups not in allowed:
+            raise InvalidArchError(
+                f"head: groups={arch.head.groups} is not allowed for width {arch.head.width} fed by {in_channels} "
+                f"channels (it must divide both); allowed: {allowed}"
+            )
+        return arch
+
+    def contains(self, arch: Arch) -> bool:
+        try:
+            self.validate(arch)
+        except InvalidArchError:
+            return False
+        return True
+
+    # ---------------------------------------------------------------------------------------- extreme archs
+    def largest(self) -> Arch:
+        """The arch with every dimension at its maximum (widest, fewest groups, attention on)."""
+        return self._extreme(max)
+
+    def smallest(self) -> Arch:
+        """The arch with every dimension at its minimum (narrowest, most groups, attention off)."""
+        return self._extreme(min)
+
+    def _extreme(self, pick) -> Arch:  # noqa: ANN001 - max or min
+        # order (width x ratio, -groups): "larger" means more channels, then fewer groups
+        triple_key = lambda t: (t[0] * t[1], -t[2])  # noqa: E731
+        stages = []
+        for choice, triples in zip(self.stages[:-1], self.stage_triples[:-1], strict=True):
+            width, ratio, groups = pick(triples, key=triple_key)
+            stages.append(StageArch(pick(choice.depths), width, pick(choice.kernel_sizes), groups, pick(choice.attentions), ratio))
+        (width, ratio, groups), (head_width, head_groups) = pick(
+            self.tail_choices, key=lambda c: (triple_key(c[0]), c[1][0], -c[1][1])
+        )
+        last = self.stages[-1]
+        stages.append(StageArch(pick(last.depths), width, pick(last.kernel_sizes), groups, pick(last.attentions), ratio))
+        return Arch(
+            self.family,
+            StemArch(pick(self.stem.widths), pick(self.stem.kernel_sizes)),
+            tuple(stages),
+            HeadArch(head_width, pick(self.head.kernel_sizes), head_groups),
+        )
+
+    # -------------------------------------------------------------------------------------------- sampling
+    def sample(self, rng: random.Random) -> Arch:
+        """A uniformly random valid arch."""
+        stem = StemArch(rng.choice(self.stem.widths), rng.choice(self.stem.kernel_sizes))
+        stages = [self._sample_stage(i, rng.choice(self.stage_triples[i]), rng) for i in range(len(self.stages) - 1)]
+        last_triple, (width, groups) = rng.choice(self.tail_choices)
+        stages.append(self._sample_stage(len(self.stages) - 1, last_triple, rng))
+        return Arch(self.family, stem, tuple(stages), HeadArch(width, rng.choice(self.head.kernel_sizes), groups))
+
+    def _sample_stage(self, index: int, triple: tuple[int, int, int], rng: random.Random) -> StageArch:
+        choice = self.stages[index]
+        width, ratio, groups = triple
+        return StageArch(
+            depth=rng.choice(choice.depths),
+            width=width,
+            kernel_size=rng.choice(choice.kernel_sizes),
+            groups=groups,
+            attention=rng.choice(choice.attentions),
+            expand_ratio=ratio,
+        )
+
+    def mutate(self, arch: Arch, rng: random.Random, probability: float = 0.1) -> Arch:
+        """Resample each choice with ``probability`` (width, expansion and groups of a stage move together so
+        the result stays valid). The input is validated first."""
+        self.validate(arch)
+        stem = arch.stem
+        if rng.random() < probability:
+            stem = replace(stem, width=rng.choice(self.stem.widths))
+        if rng.random() < probability:
+            stem = replace(stem, kernel_size=rng.choice(self.stem.kernel_sizes))
+        stages = []
+        for i, stage in enumerate(arch.stages):
+            choice = self.stages[i]
+            if rng.random() < probability:
+                stage = replace(stage, depth=rng.choice(choice.depths))
+            if rng.random() < probability:
+                stage = replace(stage, kernel_size=rng.choice(choice.kernel_sizes))
+            if rng.random() < probability:
+                stage = replace(stage, attention=rng.choice(choice.attentions))
+            if rng.random() < probability:
+                width, ratio, groups = rng.choice(self.stage_triples[i])
+                stage = replace(stage, width=width, expand_ratio=ratio, groups=groups)
+            stages.append(stage)
+        head = arch.head
+        pairs = self.head_pairs(self.spec.output_channels(stages[-1]))
+        if rng.random() < probability or (head.width, head.groups) not in pairs:
+            # also when the last stage's new width no longer admits the head's group number
+            width, groups = rng.choice(pairs)
+            head = replace(head, width=width, groups=groups)
+        if rng.random() < probability:
+            head = replace(head, kernel_size=rng.choice(self.head.kernel_sizes))
+        return Arch(self.family, stem, tuple(stages), head)
+
+    def crossover(self, first: Arch, second: Arch, rng: random.Random) -> Arch:
+        """Uniform crossover at stage granularity: the stem and each stage come whole from one parent; the last
+        stage and the head (coupled by the head's group number) come together from one parent. Every group
+        constraint therefore stays satisfied."""
+        self.validate(first)
+        self.validate(second)
+        pick = lambda a, b: a if rng.random() < 0.5 else b  # noqa: E731
+        stages = [pick(a, b) for a, b in zip(first.stages[:-1], second.stages[:-1], strict=True)]
+        tail = pick(first, second)
+        return Arch(self.family, pick(first.stem, second.stem), (*stages, tail.stages[-1]), tail.head)
+
+
+def _check(where: str, name: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed:
+        raise InvalidArchError(f"{where}: {name}={value!r} is outside the search space; allowed: {list(allowed)}")

@@ -1,0 +1,129 @@
+"""The ViPNAS search spaces (paper Tables A1-A2) and the official searched architectures.
+
+Deviations from the tables, each needed so that the space contains the official S-ViPNAS network of its
+family (MMPose ``ViPNAS_ResNet`` / ``ViPNAS_MobileNetV3`` defaults and the official head configs):
+
+* MobileNetV3 head: Table A1 lists 256 deconvolution filters with 32-256 groups; the official S-ViPNAS-MBv3
+  head has 160 filters in 160 groups. A deconvolution's group number must divide its input (the last stage's
+  160 channels) as well as its output, which Table A1's 64-256 groups on 256 filters cannot. The head choices
+  are widths {160, 256} with 1, 2, 4 or 8 channels per group, of which the valid ones are 160 filters in
+  20/40/80/160 groups and 256 filters in 32 groups (widths between have no group number dividing both).
+* MobileNetV3 group numbers: Table A1 gives ranges such as [9, 144] for a stage whose largest middle width is
+  144; the lower ends are middle/16 and the upper ends depthwise. Because the middle width moves with the
+  expansion ratio, the choice is expressed as channels per group in {1, 2, 4, 8, 16} (stage 1 and the head:
+  {1, 2, 4, 8}), i.e. group number = middle / channels-per-group; every official choice is of this form.
+* ResNet-50: Table A2's resolution column says 1/8 for stage 1; the network (and MMPose) keeps 1/4 there.
+"""
+
+from __future__ import annotations
+
+from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
+from vipnas.space.search_space import HeadSpace, SearchSpace, StageSpace, StemSpace
+
+__all__ = [
+    "MOBILENETV3_SPACE",
+    "RESNET50_SPACE",
+    "SBL_RES50_ARCH",
+    "SEARCH_SPACES",
+    "S_VIPNAS_MBV3_ARCH",
+    "S_VIPNAS_RES50_ARCH",
+    "get_search_space",
+]
+
+
+def _steps(low: int, high: int, step: int) -> tuple[int, ...]:
+    return tuple(range(low, high + 1, step))
+
+
+# Table A2: steps of 1 for depth, 16 for width, 2 for kernel size and 16 for group number (§A.2).
+_RESNET_GROUPS = _steps(16, 64, 16)
+RESNET50_SPACE = SearchSpace(
+    name="resnet50",
+    family="resnet",
+    stem=StemSpace(widths=_steps(32, 64, 16), kernel_sizes=(7,)),
+    stages=(
+        StageSpace(depths=(3, 4), widths=_steps(64, 80, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
+        StageSpace(depths=(4, 5, 6), widths=_steps(128, 160, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
+        StageSpace(depths=(6, 7, 8), widths=_steps(256, 320, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
+        StageSpace(depths=(3, 4), widths=_steps(512, 640, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
+    ),
+    head=HeadSpace(widths=_steps(64, 256, 16), kernel_sizes=(4,), groups=_RESNET_GROUPS),
+)  # fmt: skip
+
+_MBV3_CPG = (1, 2, 4, 8, 16)
+MOBILENETV3_SPACE = SearchSpace(
+    name="mobilenetv3",
+    family="mobilenetv3",
+    stem=StemSpace(widths=(16,), kernel_sizes=(3,)),
+    stages=(
+        StageSpace(depths=(1,), widths=(16,), kernel_sizes=(3,), attentions=(False, True), expand_ratios=(1,), channels_per_group=(1, 2, 4, 8)),
+        StageSpace(depths=(2, 3, 4), widths=(24,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
+        StageSpace(depths=(2, 3, 4), widths=(40,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
+        StageSpace(depths=(2, 3, 4), widths=(80,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
+        StageSpace(depths=(2, 3, 4), widths=(112,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
+        StageSpace(depths=(2, 3, 4), widths=(160,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
+    ),
+    head=HeadSpace(widths=(160, 256), kernel_sizes=(4,), channels_per_group=(1, 2, 4, 8)),
+)  # fmt: skip
+
+SEARCH_SPACES = {space.name: space for space in (RESNET50_SPACE, MOBILENETV3_SPACE)}
+
+# MMPose ViPNAS_ResNet(depth=50) defaults: wid=[48, 80, 160, 304, 608], expan=[-, 1, 1, 1, 1],
+# dep=[-, 4, 6, 7, 3], ks=[7, 3, 5, 5, 5], group=[-, 16, 16, 16, 16], att=[-, True, False, True, True];
+# ViPNASHead defaults: deconv 144 filters, kernel 4, 16 groups.
+S_VIPNAS_RES50_ARCH = Arch(
+    family="resnet",
+    stem=StemArch(width=48, kernel_size=7),
+    stages=(
+        StageArch(depth=4, width=80, kernel_size=3, groups=16, attention=True),
+        StageArch(depth=6, width=160, kernel_size=5, groups=16, attention=False),
+        StageArch(depth=7, width=304, kernel_size=5, groups=16, attention=True),
+        StageArch(depth=3, width=608, kernel_size=5, groups=16, attention=True),
+    ),
+    head=HeadArch(width=144, kernel_size=4, groups=16),
+)
+
+# MMPose ViPNAS_MobileNetV3 defaults: wid=[16, 16, 24, 40, 80, 112, 160], expan=[-, 1, 5, 4, 5, 5, 6],
+# dep=[-, 1, 4, 4, 4, 4, 4], ks=[3, 3, 7, 7, 5, 7, 5], group=[-, 8, 120, 20, 100, 280, 240],
+# att=[-, True, True, False, True, True, True]; the official head: 160 filters in 160 groups.
+S_VIPNAS_MBV3_ARCH = Arch(
+    family="mobilenetv3",
+    stem=StemArch(width=16, kernel_size=3),
+    stages=(
+        StageArch(depth=1, width=16, kernel_size=3, groups=8, attention=True, expand_ratio=1),
+        StageArch(depth=4, width=24, kernel_size=7, groups=120, attention=True, expand_ratio=5),
+        StageArch(depth=4, width=40, kernel_size=7, groups=20, attention=False, expand_ratio=4),
+        StageArch(depth=4, width=80, kernel_size=5, groups=100, attention=True, expand_ratio=5),
+        StageArch(depth=4, width=112, kernel_size=7, groups=280, attention=True, expand_ratio=5),
+        StageArch(depth=4, width=160, kernel_size=5, groups=240, attention=True, expand_ratio=6),
+    ),
+    head=HeadArch(width=160, kernel_size=4, groups=160),
+)
+
+# SimpleBaseline ResNet-50 (Xiao et al. 2018): the standard ResNet-50 (Bottleneck expansion 4, dense 3x3)
+# with three 256-filter deconvolutions. It is a member of the ResNet family, not of the ViPNAS space.
+SBL_RES50_ARCH = Arch(
+    family="resnet",
+    stem=StemArch(width=64, kernel_size=7),
+    stages=(
+        StageArch(depth=3, width=64, kernel_size=3, groups=1, attention=False, expand_ratio=4),
+        StageArch(depth=4, width=128, kernel_size=3, groups=1, attention=False, expand_ratio=4),
+        StageArch(depth=6, width=256, kernel_size=3, groups=1, attention=False, expand_ratio=4),
+        StageArch(depth=3, width=512, kernel_size=3, groups=1, attention=False, expand_ratio=4),
+    ),
+    head=HeadArch(width=256, kernel_size=4, groups=1),
+)
+
+
+def get_search_space(name: str) -> SearchSpace:
+    """Look a search space up by name (``resnet50`` / ``mobilenetv3``; ``resnet`` and ``mbv3`` also work)."""
+    aliases = {"resnet": "resnet50", "res50": "resnet50", "mbv3": "mobilenetv3", "mobilenet_v3": "mobilenetv3"}
+    key = aliases.get(name.lower(), name.lower())
+    if key not in SEARCH_SPACES:
+        raise ValueError(f"unknown search space {name!r}; expected one of {sorted(SEARCH_SPACES)}")
+    return SEARCH_SPACES[key]
+
+
+def space_for_family(family: str) -> SearchSpace:
+    """The ViPNAS search space of a family."""
+    return {"resnet": RESNET50_SPACE, "mobilenetv3": MOBILENETV3_SPACE}[family]

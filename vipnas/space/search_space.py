@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
@@ -84,6 +84,27 @@ class SearchSpace:
     @property
     def spec(self) -> FamilySpec:
         return FAMILY_SPECS[self.family]
+
+    # ------------------------------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict:
+        """JSON-ready description (so a supernet checkpoint can rebuild a custom space)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SearchSpace:
+        def tuples(part: dict) -> dict:
+            return {key: tuple(value) if isinstance(value, list) else value for key, value in part.items()}
+
+        try:
+            return cls(
+                name=data["name"],
+                family=data["family"],
+                stem=StemSpace(**tuples(data["stem"])),
+                stages=tuple(StageSpace(**tuples(stage)) for stage in data["stages"]),
+                head=HeadSpace(**tuples(data["head"])),
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed search space description: {error}") from None
 
     # ----------------------------------------------------------------------------------------------- choices
     @cached_property

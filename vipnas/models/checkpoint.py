@@ -1,0 +1,188 @@
+"""Model checkpoints: one self-describing file per model, written atomically, loadable with
+:func:`load_model` into a ready network.
+
+A vipnas checkpoint is a dict saved with ``torch.save``::
+
+    {"format": "vipnas", "format_version": 1, "vipnas_version": "...",
+     "kind": "network" | "supernet",
+     "metadata": {...ModelMetadata...},
+     "arch": {...} | None,            # networks: the arch they were built from
+     "space": {...} | None,           # supernets: the search space they cover
+     "state_dict": {...},
+     ...}                             # training adds optimizer, scheduler, epoch, RNG states, config
+
+Other parts (training, extraction, conversion) add their own keys; :func:`load_model` reads only the above.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vipnas.models.metadata import ModelMetadata
+from vipnas.models.pose import PoseNetwork, build_static
+from vipnas.models.supernet import PoseSupernet
+from vipnas.space.arch import Arch
+from vipnas.space.search_space import SearchSpace
+
+__all__ = ["FORMAT", "atomic_save", "checkpoint_payload", "load_model", "read_checkpoint", "read_foreign_checkpoint", "save_model"]
+
+FORMAT = "vipnas"
+FORMAT_VERSION = 1
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file in the target folder, then rename over ``path``: a crash never leaves
+    a truncated checkpoint behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(obj, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
+    """The model part of a checkpoint: format tag, kind, metadata, arch or space, and weights."""
+    from vipnas import __version__
+
+    metadata: ModelMetadata = model.metadata
+    if isinstance(model, PoseSupernet):
+        kind, arch, space = "supernet", None, model.space.to_dict()
+    elif isinstance(model, PoseNetwork):
+        kind, arch, space = "network", (model.arch.to_dict() if model.arch else None), None
+    else:
+        raise TypeError(f"cannot checkpoint a {type(model).__name__}; expected a PoseNetwork or PoseSupernet")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "vipnas_version": __version__,
+        "kind": kind,
+        "metadata": metadata.to_dict(),
+        "arch": arch,
+        "space": space,
+        "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+    }
+
+
+def save_model(model: nn.Module, path: str | Path, **extra: Any) -> Path:
+    """Write ``model`` (and any ``extra`` entries) as a vipnas checkpoint, atomically."""
+    return atomic_save({**checkpoint_payload(model), **extra}, path)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read and check a vipnas checkpoint.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is corrupt, truncated, or not a vipnas checkpoint (says which).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for damaged archives
+        raise ValueError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = sorted(payload)[:8] if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(
+            f"{path} is not a vipnas checkpoint (top-level keys: {found}). "
+            "MMPose checkpoints are converted with `vipnas convert-mmpose`."
+        )
+    missing = {"kind", "metadata", "state_dict"} - set(payload)
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {sorted(missing)}")
+    if payload["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"checkpoint {path} has format version {payload['format_version']}; this vipnas reads up to {FORMAT_VERSION}"
+        )
+    return payload
+
+
+def model_from_payload(payload: dict[str, Any], *, source: str = "checkpoint") -> nn.Module:
+    """Rebuild the model a checkpoint describes and load its weights (strict)."""
+    metadata = ModelMetadata.from_dict(payload["metadata"])
+    options = {"num_joints": metadata.num_joints, "input_size": metadata.input_size, "dataset": metadata.dataset}
+    if payload["kind"] == "supernet":
+        model: nn.Module = PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
+    elif payload["kind"] == "network":
+        if payload.get("arch") is None:
+            raise ValueError(f"{source}: a network checkpoint needs its arch")
+        model = build_static(Arch.from_dict(payload["arch"], source=f"{source}:arch"), name=metadata.name, **options)
+    else:
+        raise ValueError(f"{source}: unknown checkpoint kind {payload['kind']!r}; expected 'network' or 'supernet'")
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as error:
+        raise ValueError(f"{source}: weights do not fit the model they describe: {error}") from None
+    model.metadata = metadata
+    return model
+
+
+def load_model(path: str | Path) -> nn.Module:
+    """Load any model checkpoint vipnas writes (converted, extracted, trained; network or supernet).
+
+    Returns:
+        The model in eval mode; ``model.metadata`` holds preprocessing metadata and ``model.arch`` the arch.
+    """
+    model = model_from_payload(read_checkpoint(path), source=str(path))
+    return model.eval()
+
+
+class _Placeholder:
+    """Stands in for classes of packages that are not installed (mmengine, mmcv) inside foreign pickles."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+class _LenientUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            return type(name, (_Placeholder,), {"__module__": module})
+
+
+class _LenientPickle:
+    """A ``pickle``-like module for ``torch.load`` whose unpickler tolerates missing classes."""
+
+    Unpickler = _LenientUnpickler
+    load = pickle.load
+    __name__ = "pickle"
+
+
+def read_foreign_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by another toolbox (MMPose 0.x/1.x). Tries the safe loader first; a file that
+    pickles classes of packages absent here (mmengine's message hub, say) is read with those classes replaced by
+    placeholders. Only call this on files you trust, as with any pickle."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass
+    except Exception as error:
+        raise ValueError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_LenientPickle)
+    except Exception as error:
+        raise ValueError(f"checkpoint {path} cannot be read: {error}") from None

@@ -1,0 +1,82 @@
+"""Named models in one plain dict, and :func:`create_model` for names, archs and arch files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from vipnas.models.pose import PoseNetwork, build_static
+from vipnas.models.supernet import PoseSupernet
+from vipnas.space.arch import Arch, load_arch
+from vipnas.space.spaces import MOBILENETV3_SPACE, RESNET50_SPACE, S_VIPNAS_MBV3_ARCH, S_VIPNAS_RES50_ARCH, SBL_RES50_ARCH
+
+__all__ = ["MODELS", "create_model", "list_models"]
+
+
+def _static(arch: Arch, name: str) -> Callable[..., nn.Module]:
+    def build(**options: Any) -> PoseNetwork:
+        return build_static(arch, name=name, **options)
+
+    build.__doc__ = f"{name}: static network of the arch\n{arch.describe()}"
+    return build
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    # the official searched networks (MMPose ViPNAS_ResNet(depth=50) / ViPNAS_MobileNetV3 + ViPNASHead)
+    "s_vipnas_res50": _static(S_VIPNAS_RES50_ARCH, "s_vipnas_res50"),
+    "s_vipnas_mbv3": _static(S_VIPNAS_MBV3_ARCH, "s_vipnas_mbv3"),
+    # the hand-crafted baseline: SimpleBaseline ResNet-50 (three 256-filter deconvolutions)
+    "sbl_res50": _static(SBL_RES50_ARCH, "sbl_res50"),
+    # supernets of the ViPNAS search spaces (Tables A1-A2)
+    "resnet50_supernet": lambda **options: PoseSupernet(RESNET50_SPACE, **options),
+    "mobilenetv3_supernet": lambda **options: PoseSupernet(MOBILENETV3_SPACE, **options),
+}
+
+ARCH_OF = {"s_vipnas_res50": S_VIPNAS_RES50_ARCH, "s_vipnas_mbv3": S_VIPNAS_MBV3_ARCH, "sbl_res50": SBL_RES50_ARCH}
+
+
+def list_models() -> list[str]:
+    return list(MODELS)
+
+
+def create_model(
+    name_or_arch: str | Path | Arch | dict,
+    *,
+    num_joints: int = 17,
+    input_size: tuple[int, int] = (256, 192),
+    dataset: str = "COCO",
+) -> nn.Module:
+    """Build a named model, a supernet, or the static network of an arch.
+
+    Args:
+        name_or_arch: a registered name (``s_vipnas_res50``, ``s_vipnas_mbv3``, ``sbl_res50``,
+            ``resnet50_supernet``, ``mobilenetv3_supernet``), an :class:`Arch`, an arch dict, or the path of an
+            arch JSON file.
+        num_joints: heatmaps K.
+        input_size: network input (height, width), multiples of 32.
+        dataset: keypoint convention recorded in the metadata.
+
+    Returns:
+        A freshly initialised model (training mode) with ``model.metadata``.
+
+    Raises:
+        ValueError: unknown name (with close matches) or malformed arch.
+    """
+    options = {"num_joints": num_joints, "input_size": tuple(input_size), "dataset": dataset}
+    if isinstance(name_or_arch, Arch):
+        return build_static(name_or_arch, **options)
+    if isinstance(name_or_arch, dict):
+        return build_static(Arch.from_dict(name_or_arch), **options)
+    name = str(name_or_arch)
+    if name in MODELS:
+        return MODELS[name](**options)
+    if name.endswith(".json") or Path(name).is_file():
+        return build_static(load_arch(name), **options)
+    import difflib
+
+    close = difflib.get_close_matches(name, MODELS, n=2)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(MODELS)}; or pass an arch JSON file.")

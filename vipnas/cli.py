@@ -44,6 +44,10 @@ class _Parser(argparse.ArgumentParser):
         if "unrecognized arguments:" in message:
             unknown = message.split("unrecognized arguments:", 1)[1].split()
             known = [s for action in self._actions for s in action.option_strings]
+            for action in self._actions:  # the chosen command's options live in its sub-parser
+                for sub in getattr(action, "choices", None) or {}:
+                    if isinstance(action.choices[sub], argparse.ArgumentParser):
+                        known += [s for a in action.choices[sub]._actions for s in a.option_strings]
             hints = []
             for word in unknown:
                 close = difflib.get_close_matches(word.split("=")[0], known, n=1)

@@ -1,24 +1,34 @@
-"""Static pose networks, supernets, the model registry, checkpoints and complexity counting."""
+"""Static pose networks, supernets, the model registry, checkpoints and complexity counting.
 
-from vipnas.models.checkpoint import load_model, read_checkpoint, save_model
-from vipnas.models.complexity import Complexity, arch_complexity, measure_complexity
-from vipnas.models.metadata import ModelMetadata
-from vipnas.models.pose import PoseNetwork, build_static
-from vipnas.models.registry import MODELS, create_model, list_models
-from vipnas.models.supernet import PoseSupernet
+Names are imported lazily (``vipnas.elastic`` builds on ``vipnas.models.layers`` and ``vipnas.models`` builds
+supernets from ``vipnas.elastic``, so eager imports here would be circular).
+"""
 
-__all__ = [
-    "MODELS",
-    "Complexity",
-    "ModelMetadata",
-    "PoseNetwork",
-    "PoseSupernet",
-    "arch_complexity",
-    "build_static",
-    "create_model",
-    "list_models",
-    "load_model",
-    "measure_complexity",
-    "read_checkpoint",
-    "save_model",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "MODELS": "registry",
+    "create_model": "registry",
+    "list_models": "registry",
+    "load_model": "checkpoint",
+    "read_checkpoint": "checkpoint",
+    "save_model": "checkpoint",
+    "Complexity": "complexity",
+    "arch_complexity": "complexity",
+    "measure_complexity": "complexity",
+    "ModelMetadata": "metadata",
+    "PoseNetwork": "pose",
+    "build_static": "pose",
+    "PoseSupernet": "supernet",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"vipnas.models.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'vipnas.models' has no attribute {name!r}")

@@ -36,6 +36,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 ARCH_OF = {"s_vipnas_res50": S_VIPNAS_RES50_ARCH, "s_vipnas_mbv3": S_VIPNAS_MBV3_ARCH, "sbl_res50": SBL_RES50_ARCH}
+SPACE_OF = {"resnet50_supernet": RESNET50_SPACE, "mobilenetv3_supernet": MOBILENETV3_SPACE}
 
 
 def list_models() -> list[str]:

@@ -152,6 +152,7 @@ def load_coco(
     dataset: str | DatasetInfo = "COCO",
     *,
     skip_empty: bool = True,
+    data: dict[str, Any] | None = None,
 ) -> PoseAnnotations:
     """Load a COCO-style keypoint file: COCO, CrowdPose, the merged PoseTrack18 file, or SynthPose.
 
@@ -160,6 +161,7 @@ def load_coco(
         image_root: folder that ``file_name`` entries are relative to.
         dataset: joint convention, by name or as metadata.
         skip_empty: drop instances without a labelled keypoint (MMPose's default, for training and GT-box tests).
+        data: the file's already parsed contents, to avoid reading it twice.
 
     Returns:
         The annotation set; ``videos`` is filled when the images carry PoseTrack18 video fields.
@@ -170,7 +172,7 @@ def load_coco(
     """
     path = Path(annotation_file)
     info = dataset if isinstance(dataset, DatasetInfo) else get_dataset_info(dataset)
-    data = read_json(path)
+    data = read_json(path) if data is None else data
     require(data, ("images", "annotations"), f"{path}")
     images: dict[int, ImageRecord] = {}
     for index, entry in enumerate(data["images"]):

@@ -119,20 +119,22 @@ class TrackMotion:
     roll: np.ndarray
 
 
-def track_motion(rng: np.random.Generator, frames: int, world_size: tuple[int, int], height: float) -> TrackMotion:
+def track_motion(
+    rng: np.random.Generator, frames: int, region: tuple[float, float, float, float], height: float
+) -> TrackMotion:
     """Sample a smooth motion for one person.
 
     Args:
         rng: the video's generator.
         frames: number of frames.
-        world_size: (width, height) of the world the camera looks at, in pixels.
+        region: (x0, y0, x1, y1) world pixels the camera first sees; the person starts inside it.
         height: body height in pixels.
     """
     activity = ACTIVITIES[rng.choice(len(ACTIVITIES), p=[0.36, 0.16, 0.16, 0.14, 0.18])]
     t = np.arange(frames, dtype=np.float64)
-    width, world_height = world_size
-    x = np.full(frames, rng.uniform(0.15, 0.85) * width)
-    y = np.full(frames, rng.uniform(0.45, 0.75) * world_height)
+    x0, y0, x1, y1 = region
+    x = np.full(frames, x0 + rng.uniform(0.1, 0.9) * (x1 - x0))
+    y = np.full(frames, y0 + rng.uniform(0.35, 0.7) * (y1 - y0) + 0.1 * height)
     yaw = np.full(frames, rng.normal(0.0, 35.0) + (180.0 if rng.random() < 0.15 else 0.0))
     period = rng.uniform(22, 38)
     poses = np.zeros((frames, len(ANGLES)))

@@ -261,16 +261,16 @@ def render_video(rng: np.random.Generator, width: int, height: int, frames: int,
     world_w, world_h = int(width * rng.uniform(1.3, 1.6)), int(height * rng.uniform(1.2, 1.4))
     world = background(rng, world_w, world_h)
     world_labels = world.labels.astype(np.uint8)  # only scene labels so far; warpAffine has no int32 support
+    start = np.array([rng.uniform(0, world_w - width), rng.uniform(0, world_h - height)])
+    region = (start[0], start[1], start[0] + width, start[1] + height)
     tracks = []
     for _ in range(int(rng.choice([1, 2, 3, 4], p=[0.25, 0.35, 0.25, 0.15]))):
         size = height * float(np.exp(rng.uniform(np.log(0.3), np.log(1.0))))
-        tracks.append(
-            _Track(random_shape(rng), random_clothing(rng), track_motion(rng, frames, (world_w, world_h), size))
-        )
+        motion = track_motion(rng, frames, region, size)
+        tracks.append(_Track(random_shape(rng), random_clothing(rng), motion))
     order = rng.permutation(len(tracks))  # fixed depth order: later tracks pass in front
     pan = rng.normal(0, 1.2, 2)
     zoom_rate = rng.normal(0, 0.002)
-    start = np.array([rng.uniform(0, world_w - width), rng.uniform(0, world_h - height)])
     occluders = []
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.2, 0.4, 0.3, 0.1]))):
         kind = int(rng.integers(3))

@@ -143,7 +143,7 @@ def test_sample_crop_distribution():
             info=COCO,
             config=AugmentConfig(half_body_prob=0.0),
             rng=rng,
-        )  # fmt: skip
+        )
         for _ in range(3000)
     ]
     rotations = np.array([d.rotation for d in draws])
@@ -152,9 +152,17 @@ def test_sample_crop_distribution():
     assert np.abs(rotations).max() <= 60 and 0.55 < np.mean(rotations != 0) < 0.65
     assert ratios.min() >= 0.75 - 1e-9 and ratios.max() <= 1.25 + 1e-9 and ratios.std() > 0.15
     assert 0.45 < flips.mean() < 0.55
-    half = sample_crop(box, keypoints, np.ones(17), 640, aspect_ratio=0.75, padding=1.25, info=COCO,
-                       config=AugmentConfig(half_body_prob=1.0, scale_factor=0.0, shift_prob=0, flip_prob=0,
-                                            rotation_prob=0), rng=rng)  # fmt: skip
+    half = sample_crop(
+        box,
+        keypoints,
+        np.ones(17),
+        640,
+        aspect_ratio=0.75,
+        padding=1.25,
+        info=COCO,
+        config=AugmentConfig(half_body_prob=1.0, scale_factor=0.0, shift_prob=0, flip_prob=0, rotation_prob=0),
+        rng=rng,
+    )
     assert half.scale[0] != pytest.approx(250.0)
 
 
@@ -200,8 +208,14 @@ def test_clips_share_one_crop_across_consecutive_frames(synth_root):
     videos = synthpose.load(synth_root, "train", videos=True)
     clips = find_clips(videos, 3)
     assert clips and all(len(clip) == 3 for clip in clips)
-    dataset = ClipDataset(videos, frames=3, codec=MSRAHeatmap(input_size=(96, 128), heatmap_size=(24, 32)),
-                          input_size=(96, 128), augment=AugmentConfig(), seed=4)  # fmt: skip
+    dataset = ClipDataset(
+        videos,
+        frames=3,
+        codec=MSRAHeatmap(input_size=(96, 128), heatmap_size=(24, 32)),
+        input_size=(96, 128),
+        augment=AugmentConfig(),
+        seed=4,
+    )
     assert len(dataset) == len(clips)
     sample = dataset[0]
     assert sample.image.shape == (3, 3, 128, 96) and sample.heatmaps.shape == (3, 17, 32, 24)

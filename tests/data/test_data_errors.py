@@ -46,7 +46,7 @@ def test_wrong_keypoint_count(coco_copy):
     ):
         load_coco(_write(path, data), images)
     data["annotations"][0]["keypoints"] = ["a"] * 51
-    with pytest.raises(ValueError, match="annotation id 442619.*list of numbers"):
+    with pytest.raises(ValueError, match=r"annotation id 442619.*list of numbers"):
         load_coco(_write(path, data), images)
 
 
@@ -82,7 +82,7 @@ def test_missing_and_unreadable_images_name_the_record(coco_copy):
     (images / "000000000785.jpg").write_bytes(b"this is not a jpeg")
     with pytest.raises(ValueError, match=r"000000000785\.jpg cannot be decoded.*image id 785"):
         dataset[0]
-    with pytest.raises(FileNotFoundError, match="missing.png"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.png"):
         read_image(images / "missing.png")
 
 

@@ -10,7 +10,7 @@ import pytest
 from vipnas.data.coco import load_coco, load_detections
 from vipnas.data.files import read_image, read_json
 from vipnas.data.load import load_annotations
-from vipnas.data.metadata import COCO, CROWDPOSE, MPII, POSETRACK18
+from vipnas.data.metadata import CROWDPOSE, MPII, POSETRACK18
 from vipnas.data.mpii import load_mpii
 from vipnas.data.posetrack import load_posetrack_videos
 
@@ -76,7 +76,7 @@ def test_mpii_converts_matlab_centre_and_scale():
     assert sorted(annotations.images) == sorted(int(r["image"][:-4]) for r in raw)
     first, record = annotations.instances[0], raw[0]
     side = record["scale"] * 200
-    center = np.array(record["center"]) + [0, 15 * record["scale"]] - 1
+    center = np.array(record["center"]) + np.array([0, 15 * record["scale"]]) - 1
     np.testing.assert_allclose(first.box, [*(center - side / 2), side, side])
     np.testing.assert_allclose(first.keypoints, np.array(record["joints"]) - 1)
     for image in annotations.images.values():

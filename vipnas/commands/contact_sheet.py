@@ -10,7 +10,7 @@ EXAMPLES = [
     "vipnas contact-sheet data/synthpose --out sheet.png",
     "vipnas contact-sheet data/synthpose --split train --videos --count 8 --out video_sheet.png",
     "vipnas contact-sheet ../shared/real_samples/coco/test_coco.json --out coco.png --crops --augment",
-    "vipnas contact-sheet ../shared/real_samples/posetrack18/annotations/val --image-root ../shared/real_samples/posetrack18 --out pt.png",
+    "vipnas contact-sheet ../shared/real_samples/posetrack18/annotations/val --out posetrack.png",
 ]
 
 

@@ -46,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count()
     print(f"SynthPose written to {layout.root} in {elapsed:.1f} s ({workers} workers, {platform.machine()})")
     if args.images:
-        print(
-            f"  images: {layout.annotations('train')}, {layout.annotations('val')} (images under {layout.root / 'images'})"
-        )
+        print(f"  images: {layout.annotations('train')}, {layout.annotations('val')}")
     if args.videos:
         print(f"  videos: {layout.video_annotations('train')}/, {layout.video_annotations('val')}/ and merged files")
     return 0

@@ -147,8 +147,8 @@ _FACE = {
     "nose": np.array([0.0, 0.2, 1.0]) / np.linalg.norm([0.0, 0.2, 1.0]) * 1.02,
     "left_eye": np.array([0.36, -0.12, 0.92]),
     "right_eye": np.array([-0.36, -0.12, 0.92]),
-    "left_ear": np.array([0.96, 0.05, -0.12]),
-    "right_ear": np.array([-0.96, 0.05, -0.12]),
+    "left_ear": np.array([0.96, 0.05, 0.0]),  # on the side: seen from the front and from behind
+    "right_ear": np.array([-0.96, 0.05, 0.0]),
     "head_top": np.array([0.0, -0.9, 0.05]),
     "head_bottom": np.array([0.0, 0.88, 0.3]),
     "face": np.array([0.0, 0.1, 1.0]),

@@ -97,6 +97,8 @@ def _image_task(task: tuple[Path, str, int, int]) -> dict[str, Any]:
     write_bytes_atomic(SynthPoseLayout(root).images(split) / file_name, encode_jpeg(image, int(rng.integers(40, 96))))
     annotations = []
     for person in people:
+        if person.area == 0:  # hidden entirely: nothing to annotate
+            continue
         small = person.height < MIN_ANNOTATED_HEIGHT
         keypoints, count = _keypoints(person, COCO, small)
         annotations.append(
@@ -123,7 +125,7 @@ def _video_task(task: tuple[Path, str, int, int, int, int, int]) -> list[dict[st
             if person.height < MIN_ANNOTATED_HEIGHT:
                 x, y, w, h = person.box
                 ignore.append(([x, x + w, x + w, x], [y, y, y + h, y + h]))
-            elif labelled and count > 0:
+            elif labelled and count > 0 and person.area > 0:
                 annotations.append(
                     {
                         "bbox_head": [round(float(value)) for value in person.head_box],

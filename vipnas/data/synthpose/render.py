@@ -314,17 +314,20 @@ def _draw_head(canvas: Canvas, skeleton: Skeleton, clothing: Clothing, person: i
     ear_radii = (max(0.2 * radius, MIN_RADIUS), max(0.28 * radius, MIN_RADIUS))
     ears = sorted(("left_ear", "right_ear"), key=lambda name: normals[name])
     for ear in ears:  # ears turned away peek out from behind the head
-        if -0.45 < normals[ear] < 0:
+        if -0.45 < normals[ear] < -0.05:
             boxes.append(_draw_ellipse(canvas, points[ear], ear_radii, skin * 0.85, person_label(person, ear)))
     head = person_label(person, "head")
-    boxes.append(_draw_ellipse(canvas, center, (radius, radius), clothing.hair, head, light=light))
+    # 0.75 px wider than the sphere: the pixel of any face point (within 0.71 px of it) lies on the head, so a
+    # feature turned away is covered by the head even on tiny heads.
+    disk = radius + MIN_RADIUS
+    boxes.append(_draw_ellipse(canvas, center, (disk, disk), clothing.hair, head, light=light))
     if normals["face"] > -0.3:
         facing = max(normals["face"], 0.0)
         face_center = center + 0.55 * (points["face"] - center) + [0.0, 0.12 * radius]
         radii = (0.8 * radius * (0.45 + 0.55 * facing), 0.78 * radius)
-        _draw_ellipse(canvas, face_center, radii, skin, head, light=light, clip=(center, radius))
+        _draw_ellipse(canvas, face_center, radii, skin, head, light=light, clip=(center, disk))
     for ear in ears:
-        if normals[ear] >= 0:
+        if normals[ear] >= -0.05:
             boxes.append(_draw_ellipse(canvas, points[ear], ear_radii, skin * 0.85, person_label(person, ear)))
     eye_radius = max(0.16 * radius, MIN_RADIUS)
     for eye in ("left_eye", "right_eye"):

@@ -23,7 +23,8 @@ def header(title: str) -> float:
     import torch
 
     print(f"== {title}")
-    print(f"machine: {platform.node()} | {cpu_name()} | {os.cpu_count()} logical cores | {platform.system()} {platform.release()}")
+    system = f"{platform.system()} {platform.release()}"
+    print(f"machine: {platform.node()} | {cpu_name()} | {os.cpu_count()} logical cores | {system}")
     print(f"python {platform.python_version()} | torch {torch.__version__} | torch threads {torch.get_num_threads()}")
     return time.perf_counter()
 

@@ -37,13 +37,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     start = header("model complexity and CPU latency (batch 1, 3x256x192, eager PyTorch, median)")
-    print(f"{'model':16s} {'params':>12s} {'G MACs':>8s} {'hooks agree':>11s} " + " ".join(f"{t} thr ms".rjust(10) for t in args.threads))
+    print(
+        f"{'model':16s} {'params':>12s} {'G MACs':>8s} {'hooks agree':>11s} "
+        + " ".join(f"{t} thr ms".rjust(10) for t in args.threads)
+    )
     for name, arch in ARCH_OF.items():
         model = create_model(name).eval()
         analytic = arch_complexity(arch)
         measured = measure_complexity(model)
         lat = [latency_ms(model, t, args.repeats) for t in args.threads]
-        print(f"{name:16s} {analytic.params:12,d} {analytic.macs / 1e9:8.4f} {str(measured == analytic):>11s} " + " ".join(f"{v:10.1f}" for v in lat))
+        print(
+            f"{name:16s} {analytic.params:12,d} {analytic.macs / 1e9:8.4f} {measured == analytic!s:>11s} "
+            + " ".join(f"{v:10.1f}" for v in lat)
+        )
     for space in (RESNET50_SPACE, MOBILENETV3_SPACE):
         rng = random.Random(0)
         archs = [space.sample(rng) for _ in range(10_000)]
@@ -51,7 +57,9 @@ def main() -> None:
         for arch in archs:
             arch_complexity(arch)
         elapsed = time.perf_counter() - t0
-        print(f"analytic counting, {space.name} space: 10,000 archs in {elapsed:.2f} s ({10_000 / elapsed:,.0f} archs/s)")
+        print(
+            f"analytic counting, {space.name} space: 10,000 archs in {elapsed:.2f} s ({10_000 / elapsed:,.0f} archs/s)"
+        )
     footer(start)
 
 

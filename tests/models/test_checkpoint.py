@@ -44,18 +44,18 @@ def test_supernet_and_extracted_subnet_round_trip(tmp_path, randomized) -> None:
 
 def test_foreign_and_corrupt_files_are_named_errors(tmp_path) -> None:
     torch.save({"state_dict": {}}, tmp_path / "mmpose.pth")
-    with pytest.raises(ValueError, match="not a vipnas checkpoint.*convert-mmpose"):
+    with pytest.raises(ValueError, match=r"not a vipnas checkpoint.*convert-mmpose"):
         vipnas.load_model(tmp_path / "mmpose.pth")
     good = vipnas.save_model(vipnas.create_model("s_vipnas_mbv3", input_size=(64, 64)), tmp_path / "good.pth")
     (tmp_path / "cut.pth").write_bytes(good.read_bytes()[:5000])
-    with pytest.raises(ValueError, match="cut.pth cannot be read"):
+    with pytest.raises(ValueError, match=r"cut\.pth cannot be read"):
         vipnas.load_model(tmp_path / "cut.pth")
-    with pytest.raises(FileNotFoundError, match="missing.pth does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.pth does not exist"):
         vipnas.load_model(tmp_path / "missing.pth")
     payload = read_checkpoint(good)
     payload["state_dict"].pop("head.final_layer.bias")
     torch.save(payload, tmp_path / "broken.pth")
-    with pytest.raises(ValueError, match="head.final_layer.bias"):
+    with pytest.raises(ValueError, match=r"head\.final_layer\.bias"):
         vipnas.load_model(tmp_path / "broken.pth")
 
 
@@ -82,7 +82,19 @@ def test_convert_mmpose_command_round_trip(tmp_path, randomized, head_prefix: st
     state = {(head_prefix + k[len("head.") :] if k.startswith("head.") else k): v for k, v in state.items()}
     assert "backbone.layer3.6.attention.channel_add_conv.3.weight" in state
     torch.save({"meta": {"epoch": 210}, "state_dict": state}, tmp_path / "mmpose.pth")
-    assert main(["convert-mmpose", str(tmp_path / "mmpose.pth"), "--model", "s_vipnas_res50", "--out", str(tmp_path / "out.pth")]) == 0
+    assert (
+        main(
+            [
+                "convert-mmpose",
+                str(tmp_path / "mmpose.pth"),
+                "--model",
+                "s_vipnas_res50",
+                "--out",
+                str(tmp_path / "out.pth"),
+            ]
+        )
+        == 0
+    )
     converted = vipnas.load_model(tmp_path / "out.pth")
     x = torch.randn(1, 3, 256, 192)
     with torch.no_grad():
@@ -98,7 +110,9 @@ def test_convert_mmpose_lists_mismatches(tmp_path, capsys) -> None:
     state["backbone.layer99.extra.weight"] = torch.zeros(1)
     state["head.final_layer.weight"] = torch.zeros(16, 160, 1, 1)
     torch.save({"state_dict": state}, tmp_path / "bad.pth")
-    code = main(["convert-mmpose", str(tmp_path / "bad.pth"), "--model", "s_vipnas_mbv3", "--out", str(tmp_path / "o.pth")])
+    code = main(
+        ["convert-mmpose", str(tmp_path / "bad.pth"), "--model", "s_vipnas_mbv3", "--out", str(tmp_path / "o.pth")]
+    )
     error = capsys.readouterr().err
     assert code == 1
     assert "missing keys (1): backbone.stages.1.3.attention.reduce.weight" in error

@@ -31,7 +31,9 @@ def test_analytic_counts_equal_hook_counts_for_random_archs(space) -> None:
     for arch in [space.smallest(), *(space.sample(rng) for _ in range(6))]:
         for input_size, joints in (((64, 64), 17), ((96, 64), 14)):
             model = build_static(arch, num_joints=joints, input_size=input_size)
-            assert measure_complexity(model, input_size) == arch_complexity(arch, num_joints=joints, input_size=input_size)
+            assert measure_complexity(model, input_size) == arch_complexity(
+                arch, num_joints=joints, input_size=input_size
+            )
 
 
 def test_macs_scale_with_input_area() -> None:

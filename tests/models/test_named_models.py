@@ -36,7 +36,7 @@ def test_default_input_gives_64x48_heatmaps() -> None:
 
 
 def test_bad_inputs_are_named_errors() -> None:
-    with pytest.raises(ValueError, match="did you mean|Did you mean 's_vipnas_res50'"):
+    with pytest.raises(ValueError, match=r"did you mean|Did you mean 's_vipnas_res50'"):
         create_model("s_vipnas_res5")
     with pytest.raises(ValueError, match="multiples of 32"):
         create_model("s_vipnas_res50", input_size=(250, 192))

@@ -120,8 +120,14 @@ def test_mobilenet_group_must_give_allowed_channels_per_group() -> None:
         ('{"family": "resnet"}', "missing field"),
         ("{not json", "not valid JSON"),
         (json.dumps({**S_VIPNAS_RES50_ARCH.to_dict(), "family": "vgg"}), "family 'vgg' is unknown"),
-        (json.dumps({**S_VIPNAS_RES50_ARCH.to_dict(), "stem": {"width": "48", "kernel_size": 7}}), r"stem.width: expected an integer"),
-        (json.dumps({**S_VIPNAS_RES50_ARCH.to_dict(), "stem": {"width": 48, "kernel": 7}}), r"unknown field\(s\) \['kernel'\]"),
+        (
+            json.dumps({**S_VIPNAS_RES50_ARCH.to_dict(), "stem": {"width": "48", "kernel_size": 7}}),
+            r"stem.width: expected an integer",
+        ),
+        (
+            json.dumps({**S_VIPNAS_RES50_ARCH.to_dict(), "stem": {"width": 48, "kernel": 7}}),
+            r"unknown field\(s\) \['kernel'\]",
+        ),
     ],
 )
 def test_malformed_arch_json_is_a_named_error(text: str, message: str) -> None:

@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise ValueError(f"{source!r} is neither a registered model ({', '.join(MODELS)}), an arch JSON nor a file")
 
-    input_size = check_input_size(tuple(args.input_size)) if args.input_size else (
-        metadata.input_size if metadata else (256, 192)
+    input_size = (
+        check_input_size(tuple(args.input_size))
+        if args.input_size
+        else (metadata.input_size if metadata else (256, 192))
     )
     num_joints = args.num_joints or (metadata.num_joints if metadata else 17)
     if arch is not None:
@@ -65,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(result))
         else:
-            print(f"{source}: {complexity.params:,} parameters, {complexity.macs / 1e9:.4f} G MACs "
-                  f"at {input_size[0]}x{input_size[1]} (conv + deconv + GC matmul multiply-accumulates)")
+            print(
+                f"{source}: {complexity.params:,} parameters, {complexity.macs / 1e9:.4f} G MACs "
+                f"at {input_size[0]}x{input_size[1]} (conv + deconv + GC matmul multiply-accumulates)"
+            )
             print(arch.describe())
         return 0
     assert space is not None

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d, ElasticConvTranspose2d, ElasticLayerNorm, ElasticModule
+from vipnas.elastic.ops import (
+    ElasticBatchNorm2d,
+    ElasticConv2d,
+    ElasticConvTranspose2d,
+    ElasticLayerNorm,
+    ElasticModule,
+)
 from vipnas.models.layers import HardSigmoid, global_context, make_activation
 from vipnas.space.family import gc_planes, se_channels
 
@@ -220,10 +226,19 @@ class ElasticMobileBlock(nn.Module):
         self.shortcut = stride == 1 and max_in_channels == max_out_channels
 
     def set_config(
-        self, *, in_channels: int, out_channels: int, middle_channels: int, kernel_size: int, groups: int, attention: bool
+        self,
+        *,
+        in_channels: int,
+        out_channels: int,
+        middle_channels: int,
+        kernel_size: int,
+        groups: int,
+        attention: bool,
     ) -> None:
         if self.expand is None and middle_channels != in_channels:
-            raise ValueError(f"a block without expansion needs middle == input channels, got {middle_channels} != {in_channels}")
+            raise ValueError(
+                f"a block without expansion needs middle == input channels, got {middle_channels} != {in_channels}"
+            )
         if attention and self.attention is None:
             raise ValueError("this block has no attention module to switch on")
         if self.expand is not None:

@@ -127,7 +127,12 @@ class ElasticConv2d(ElasticModule):
             )
         _check_kernel(kernel_size, self.max_kernel_size, owner)
         _check_groups(in_channels, out_channels, groups, self.weight.shape[1], owner)
-        self.in_channels, self.out_channels, self.kernel_size, self.groups = in_channels, out_channels, kernel_size, groups
+        self.in_channels, self.out_channels, self.kernel_size, self.groups = (
+            in_channels,
+            out_channels,
+            kernel_size,
+            groups,
+        )
 
     def active_weight(self) -> torch.Tensor:
         weight = self.weight[: self.out_channels, : self.in_channels // self.groups]  # (O, I/g, Kmax, Kmax)
@@ -204,7 +209,12 @@ class ElasticConvTranspose2d(ElasticModule):
         deconv_padding(kernel_size)
         # the transposed weight stores output slots per group, so the capacity check is on O/g
         _check_groups(out_channels, in_channels, groups, self.weight.shape[1], owner)
-        self.in_channels, self.out_channels, self.kernel_size, self.groups = in_channels, out_channels, kernel_size, groups
+        self.in_channels, self.out_channels, self.kernel_size, self.groups = (
+            in_channels,
+            out_channels,
+            kernel_size,
+            groups,
+        )
 
     def active_weight(self) -> torch.Tensor:
         weight = self.weight[: self.in_channels, : self.out_channels // self.groups]  # (I, O/g, Kmax, Kmax)

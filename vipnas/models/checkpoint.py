@@ -31,7 +31,15 @@ from vipnas.models.supernet import PoseSupernet
 from vipnas.space.arch import Arch
 from vipnas.space.search_space import SearchSpace
 
-__all__ = ["FORMAT", "atomic_save", "checkpoint_payload", "load_model", "read_checkpoint", "read_foreign_checkpoint", "save_model"]
+__all__ = [
+    "FORMAT",
+    "atomic_save",
+    "checkpoint_payload",
+    "load_model",
+    "read_checkpoint",
+    "read_foreign_checkpoint",
+    "save_model",
+]
 
 FORMAT = "vipnas"
 FORMAT_VERSION = 1
@@ -96,7 +104,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for damaged archives
-        raise ValueError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}") from None
+        raise ValueError(
+            f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = sorted(payload)[:8] if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(
@@ -108,7 +118,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"checkpoint {path} lacks {sorted(missing)}")
     if payload["format_version"] > FORMAT_VERSION:
         raise ValueError(
-            f"checkpoint {path} has format version {payload['format_version']}; this vipnas reads up to {FORMAT_VERSION}"
+            f"checkpoint {path} has format version {payload['format_version']}; "
+            f"this vipnas reads up to {FORMAT_VERSION}"
         )
     return payload
 
@@ -181,7 +192,9 @@ def read_foreign_checkpoint(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError:
         pass
     except Exception as error:
-        raise ValueError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}") from None
+        raise ValueError(
+            f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}"
+        ) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_LenientPickle)
     except Exception as error:

@@ -52,7 +52,9 @@ class ModelMetadata:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"model metadata has unknown fields {sorted(unknown)}; expected a subset of {sorted(known)}")
+            raise ValueError(
+                f"model metadata has unknown fields {sorted(unknown)}; expected a subset of {sorted(known)}"
+            )
         values = dict(data)
         for key in ("input_size", "mean", "std"):
             if key in values:

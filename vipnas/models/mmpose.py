@@ -82,7 +82,9 @@ def to_mmpose_keys(state: dict[str, torch.Tensor], arch: Arch) -> dict[str, torc
     for key, value in state.items():
         if key.startswith("backbone."):
             rest = key[len("backbone.") :]
-            for pattern, replacement in rules:
+            # undo the renames in reverse order: ".attention.expand." must become ".se.conv2.conv." before the
+            # ".expand." -> ".expand_conv." rule could turn it into ".attention.expand_conv."
+            for pattern, replacement in reversed(rules):
                 original = pattern.replace("\\", "").lstrip("^")
                 if replacement.startswith("."):
                     rest = rest.replace(replacement, original)
@@ -100,7 +102,9 @@ def to_mmpose_keys(state: dict[str, torch.Tensor], arch: Arch) -> dict[str, torc
     return converted
 
 
-def convert_mmpose_state_dict(state: dict[str, Any], model: PoseNetwork, *, source: str = "checkpoint") -> dict[str, torch.Tensor]:
+def convert_mmpose_state_dict(
+    state: dict[str, Any], model: PoseNetwork, *, source: str = "checkpoint"
+) -> dict[str, torch.Tensor]:
     """Rename and check an MMPose state dict against ``model``.
 
     Raises:
@@ -120,9 +124,15 @@ def convert_mmpose_state_dict(state: dict[str, Any], model: PoseNetwork, *, sour
     ]
     if missing or unexpected or mismatched:
         lines = [f"{source} does not match {model.metadata.name}:"]
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)):
+        for title, items in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", mismatched),
+        ):
             if items:
-                lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:20]) + (" ..." if len(items) > 20 else ""))
+                lines.append(
+                    f"  {title} ({len(items)}): " + ", ".join(items[:20]) + (" ..." if len(items) > 20 else "")
+                )
         raise ValueError("\n".join(lines))
     for key in expected:
         if key not in converted:
@@ -143,7 +153,8 @@ def convert_mmpose_checkpoint(path: str | Path, model_name: str) -> PoseNetwork:
     raw = read_foreign_checkpoint(path)
     state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
     if not isinstance(state, dict) or not state:
-        raise ValueError(f"{path}: no state_dict found (top-level keys: {sorted(raw)[:8] if isinstance(raw, dict) else type(raw).__name__})")
+        found = sorted(raw)[:8] if isinstance(raw, dict) else type(raw).__name__
+        raise ValueError(f"{path}: no state_dict found (top-level keys: {found})")
     model = create_model(model_name)
     assert isinstance(model, PoseNetwork)
     model.load_state_dict(convert_mmpose_state_dict(state, model, source=str(path)), strict=True)

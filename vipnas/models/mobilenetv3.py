@@ -37,7 +37,9 @@ class MobileBlock(nn.Module):
         super().__init__()
         self.shortcut = stride == 1 and in_channels == out_channels
         if not expansion and middle_channels != in_channels:
-            raise ValueError(f"a block without expansion needs middle == input channels, got {middle_channels} != {in_channels}")
+            raise ValueError(
+                f"a block without expansion needs middle == input channels, got {middle_channels} != {in_channels}"
+            )
         # expansion ratio 1 means no expansion convolution (MMPose with_expand_conv=False)
         self.expand = conv_norm_act(in_channels, middle_channels, 1, activation=activation) if expansion else None
         self.middle = conv_norm_act(

@@ -61,11 +61,7 @@ def build_static(
     dataset: str = "COCO",
 ) -> PoseNetwork:
     """Build the plain ``torch.nn`` network of an arch, initialised as the paper says (§4.2: N(0, 0.001))."""
-    backbone: nn.Module
-    if arch.family == "resnet":
-        backbone = ResNetBackbone(arch)
-    else:
-        backbone = MobileNetV3Backbone(arch)
+    backbone: nn.Module = ResNetBackbone(arch) if arch.family == "resnet" else MobileNetV3Backbone(arch)
     head = DeconvHead(
         in_channels=backbone.out_channels,
         width=arch.head.width,

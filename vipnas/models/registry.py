@@ -11,7 +11,13 @@ from torch import nn
 from vipnas.models.pose import PoseNetwork, build_static
 from vipnas.models.supernet import PoseSupernet
 from vipnas.space.arch import Arch, load_arch
-from vipnas.space.spaces import MOBILENETV3_SPACE, RESNET50_SPACE, S_VIPNAS_MBV3_ARCH, S_VIPNAS_RES50_ARCH, SBL_RES50_ARCH
+from vipnas.space.spaces import (
+    MOBILENETV3_SPACE,
+    RESNET50_SPACE,
+    S_VIPNAS_MBV3_ARCH,
+    S_VIPNAS_RES50_ARCH,
+    SBL_RES50_ARCH,
+)
 
 __all__ = ["MODELS", "create_model", "list_models"]
 

@@ -108,7 +108,10 @@ class ResNetBackbone(nn.Module):
     def feature_info(self) -> list[dict[str, int]]:
         """Channels and stride of each stage output."""
         strides = (4, 8, 16, 32)
-        return [{"channels": RESNET.output_channels(s), "stride": st} for s, st in zip(self.arch.stages, strides, strict=True)]
+        return [
+            {"channels": RESNET.output_channels(s), "stride": st}
+            for s, st in zip(self.arch.stages, strides, strict=True)
+        ]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)

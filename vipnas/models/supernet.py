@@ -63,7 +63,10 @@ class PoseSupernet(nn.Module):
             num_layers=space.spec.head_layers,
         )
         self.metadata = ModelMetadata(
-            name=f"{space.name}_supernet", num_joints=num_joints, input_size=check_input_size(input_size), dataset=dataset
+            name=f"{space.name}_supernet",
+            num_joints=num_joints,
+            input_size=check_input_size(input_size),
+            dataset=dataset,
         )
         init_weights(self)
         self._arch: Arch = space.largest()

@@ -161,9 +161,13 @@ class SearchSpace:
             InvalidArchError: naming the stage, field, value and the allowed choices.
         """
         if arch.family != self.family:
-            raise InvalidArchError(f"arch family {arch.family!r} does not match search space {self.name!r} ({self.family})")
+            raise InvalidArchError(
+                f"arch family {arch.family!r} does not match search space {self.name!r} ({self.family})"
+            )
         if len(arch.stages) != len(self.stages):
-            raise InvalidArchError(f"arch has {len(arch.stages)} stages; search space {self.name} has {len(self.stages)}")
+            raise InvalidArchError(
+                f"arch has {len(arch.stages)} stages; search space {self.name} has {len(self.stages)}"
+            )
         _check("stem", "width", arch.stem.width, self.stem.widths)
         _check("stem", "kernel_size", arch.stem.kernel_size, self.stem.kernel_sizes)
         for i, (stage, choice) in enumerate(zip(arch.stages, self.stages, strict=True)):
@@ -207,18 +211,22 @@ class SearchSpace:
         """The arch with every dimension at its minimum (narrowest, most groups, attention off)."""
         return self._extreme(min)
 
-    def _extreme(self, pick) -> Arch:  # noqa: ANN001 - max or min
+    def _extreme(self, pick) -> Arch:
         # order (width x ratio, -groups): "larger" means more channels, then fewer groups
         triple_key = lambda t: (t[0] * t[1], -t[2])  # noqa: E731
         stages = []
         for choice, triples in zip(self.stages[:-1], self.stage_triples[:-1], strict=True):
             width, ratio, groups = pick(triples, key=triple_key)
-            stages.append(StageArch(pick(choice.depths), width, pick(choice.kernel_sizes), groups, pick(choice.attentions), ratio))
+            stages.append(
+                StageArch(pick(choice.depths), width, pick(choice.kernel_sizes), groups, pick(choice.attentions), ratio)
+            )
         (width, ratio, groups), (head_width, head_groups) = pick(
             self.tail_choices, key=lambda c: (triple_key(c[0]), c[1][0], -c[1][1])
         )
         last = self.stages[-1]
-        stages.append(StageArch(pick(last.depths), width, pick(last.kernel_sizes), groups, pick(last.attentions), ratio))
+        stages.append(
+            StageArch(pick(last.depths), width, pick(last.kernel_sizes), groups, pick(last.attentions), ratio)
+        )
         return Arch(
             self.family,
             StemArch(pick(self.stem.widths), pick(self.stem.kernel_sizes)),

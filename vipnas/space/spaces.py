@@ -37,34 +37,60 @@ def _steps(low: int, high: int, step: int) -> tuple[int, ...]:
 
 # Table A2: steps of 1 for depth, 16 for width, 2 for kernel size and 16 for group number (§A.2).
 _RESNET_GROUPS = _steps(16, 64, 16)
+
+
+def _bottleneck_stage(depths: tuple[int, ...], low: int, high: int) -> StageSpace:
+    return StageSpace(
+        depths=depths,
+        widths=_steps(low, high, 16),
+        kernel_sizes=(3, 5),
+        attentions=(False, True),
+        groups=_RESNET_GROUPS,
+    )
+
+
 RESNET50_SPACE = SearchSpace(
     name="resnet50",
     family="resnet",
     stem=StemSpace(widths=_steps(32, 64, 16), kernel_sizes=(7,)),
     stages=(
-        StageSpace(depths=(3, 4), widths=_steps(64, 80, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
-        StageSpace(depths=(4, 5, 6), widths=_steps(128, 160, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
-        StageSpace(depths=(6, 7, 8), widths=_steps(256, 320, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
-        StageSpace(depths=(3, 4), widths=_steps(512, 640, 16), kernel_sizes=(3, 5), attentions=(False, True), groups=_RESNET_GROUPS),
+        _bottleneck_stage((3, 4), 64, 80),
+        _bottleneck_stage((4, 5, 6), 128, 160),
+        _bottleneck_stage((6, 7, 8), 256, 320),
+        _bottleneck_stage((3, 4), 512, 640),
     ),
     head=HeadSpace(widths=_steps(64, 256, 16), kernel_sizes=(4,), groups=_RESNET_GROUPS),
-)  # fmt: skip
+)
 
-_MBV3_CPG = (1, 2, 4, 8, 16)
+
+def _mobile_stage(width: int) -> StageSpace:
+    return StageSpace(
+        depths=(2, 3, 4),
+        widths=(width,),
+        kernel_sizes=(3, 5, 7),
+        attentions=(False, True),
+        expand_ratios=(3, 4, 5, 6),
+        channels_per_group=(1, 2, 4, 8, 16),
+    )
+
+
 MOBILENETV3_SPACE = SearchSpace(
     name="mobilenetv3",
     family="mobilenetv3",
     stem=StemSpace(widths=(16,), kernel_sizes=(3,)),
     stages=(
-        StageSpace(depths=(1,), widths=(16,), kernel_sizes=(3,), attentions=(False, True), expand_ratios=(1,), channels_per_group=(1, 2, 4, 8)),
-        StageSpace(depths=(2, 3, 4), widths=(24,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
-        StageSpace(depths=(2, 3, 4), widths=(40,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
-        StageSpace(depths=(2, 3, 4), widths=(80,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
-        StageSpace(depths=(2, 3, 4), widths=(112,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
-        StageSpace(depths=(2, 3, 4), widths=(160,), kernel_sizes=(3, 5, 7), attentions=(False, True), expand_ratios=(3, 4, 5, 6), channels_per_group=_MBV3_CPG),
+        StageSpace(
+            depths=(1,),
+            widths=(16,),
+            kernel_sizes=(3,),
+            attentions=(False, True),
+            expand_ratios=(1,),
+            channels_per_group=(1, 2, 4, 8),
+        ),
+        *(_mobile_stage(width) for width in (24, 40, 80, 112, 160)),
     ),
     head=HeadSpace(widths=(160, 256), kernel_sizes=(4,), channels_per_group=(1, 2, 4, 8)),
-)  # fmt: skip
+)
 
 SEARCH_SPACES = {space.name: space for space in (RESNET50_SPACE, MOBILENETV3_SPACE)}
 

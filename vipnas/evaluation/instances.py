@@ -47,15 +47,18 @@ class PosePredictions:
     def __post_init__(self) -> None:
         self.image_ids = np.asarray(self.image_ids, dtype=np.int64).reshape(-1)
         count = len(self.image_ids)
-        self.keypoints = np.asarray(self.keypoints, dtype=np.float64).reshape(count, -1, 2)
-        self.keypoint_scores = np.asarray(self.keypoint_scores, dtype=np.float64).reshape(count, -1)
+        self.keypoints = np.asarray(self.keypoints, dtype=np.float64)
+        self.keypoint_scores = np.asarray(self.keypoint_scores, dtype=np.float64)
         self.box_scores = np.asarray(self.box_scores, dtype=np.float64).reshape(-1)
         self.areas = np.asarray(self.areas, dtype=np.float64).reshape(-1)
         self.annotation_ids = np.asarray(self.annotation_ids, dtype=np.int64).reshape(-1)
         shapes = {f.name: getattr(self, f.name).shape for f in fields(self)}
-        if self.keypoint_scores.shape != self.keypoints.shape[:2] or any(
-            len(getattr(self, name)) != count for name in ("box_scores", "areas", "annotation_ids")
-        ):
+        if (
+            self.keypoints.ndim != 3
+            or self.keypoints.shape[2] != 2
+            or self.keypoints.shape[0] != count
+            or self.keypoint_scores.shape != self.keypoints.shape[:2]
+        ) or any(len(getattr(self, name)) != count for name in ("box_scores", "areas", "annotation_ids")):
             raise ValueError(f"inconsistent prediction array shapes: {shapes}")
 
     def __len__(self) -> int:
@@ -83,7 +86,8 @@ class PosePredictions:
         if self.num_joints != num_joints:
             raise ValueError(f"{where}: predictions have {self.num_joints} joints, expected {num_joints}")
         for name in ("keypoints", "keypoint_scores", "box_scores", "areas"):
-            bad = ~np.isfinite(getattr(self, name).reshape(len(self), -1)).all(axis=1)
+            values = getattr(self, name)
+            bad = ~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))
             if bad.any():
                 index = int(np.argmax(bad))
                 raise ValueError(

@@ -18,10 +18,11 @@ import torch
 from torch import nn
 
 from vipnas.models.layers import GlobalContext
+from vipnas.models.units import Unit, arch_units, output_size
 from vipnas.space.arch import Arch
-from vipnas.space.family import FAMILY_SPECS, gc_planes, se_channels
+from vipnas.space.family import gc_planes, se_channels
 
-__all__ = ["Complexity", "arch_complexity", "measure_complexity"]
+__all__ = ["Complexity", "arch_complexity", "measure_complexity", "unit_complexity"]
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,13 @@ class Complexity:
         return f"{self.params / 1e6:.3f} M params, {self.macs / 1e9:.4f} G MACs"
 
 
-def _out(size: int, kernel: int, stride: int) -> int:
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
-
-
 def _conv(cin: int, cout: int, k: int, g: int, h: int, w: int, *, bias: bool = False) -> Complexity:
     per_output = (cin // g) * k * k
     return Complexity(cout * per_output + (cout if bias else 0), cout * per_output * h * w)
+
+
+def _bn(c: int) -> Complexity:
+    return Complexity(2 * c, 0)
 
 
 def _gc(c: int, h: int, w: int) -> Complexity:
@@ -60,48 +61,41 @@ def _se(c: int) -> Complexity:
     return _conv(c, s, 1, 1, 1, 1, bias=True) + _conv(s, c, 1, 1, 1, 1, bias=True)
 
 
-def _bn(c: int) -> Complexity:
-    return Complexity(2 * c, 0)
+def unit_complexity(unit: Unit) -> Complexity:
+    """Analytic parameters and MACs of one unit."""
+    cin, cout, mid, k, g = unit.in_channels, unit.out_channels, unit.middle_channels, unit.kernel_size, unit.groups
+    h, w = unit.height, unit.width
+    ho, wo = output_size(h, k, unit.stride), output_size(w, k, unit.stride)
+    if unit.kind == "stem":
+        return _conv(cin, cout, k, 1, ho, wo) + _bn(cout)
+    if unit.kind == "bottleneck":
+        total = _conv(cin, mid, 1, 1, h, w) + _bn(mid) + _conv(mid, mid, k, g, ho, wo) + _bn(mid)
+        total += _conv(mid, cout, 1, 1, ho, wo) + _bn(cout)
+        if unit.attention:
+            total += _gc(cout, ho, wo)
+        if unit.projection:
+            total += _conv(cin, cout, 1, 1, ho, wo) + _bn(cout)
+        return total
+    if unit.kind == "mobile":
+        total = _conv(cin, mid, 1, 1, h, w) + _bn(mid) if unit.expansion else Complexity(0, 0)
+        total += _conv(mid, mid, k, g, ho, wo) + _bn(mid)
+        if unit.attention:
+            total += _se(mid)
+        return total + _conv(mid, cout, 1, 1, ho, wo) + _bn(cout)
+    if unit.kind == "deconv":
+        per_input = (cout // g) * k * k
+        return Complexity(cin * per_input, cin * per_input * h * w) + _bn(cout)
+    if unit.kind == "final":
+        return _conv(cin, cout, 1, 1, h, w, bias=True)
+    raise ValueError(f"unknown unit kind {unit.kind!r}")
 
 
 def arch_complexity(arch: Arch, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> Complexity:
     """Analytic parameters and MACs of the static network of ``arch`` at ``input_size`` (height, width)."""
-    spec = FAMILY_SPECS[arch.family]
-    h, w = input_size
-    k = arch.stem.kernel_size
-    h, w = _out(h, k, spec.stem_stride), _out(w, k, spec.stem_stride)
-    total = _conv(3, arch.stem.width, k, 1, h, w) + _bn(arch.stem.width)
-    if spec.stem_pool:
-        h, w = _out(h, 3, 2), _out(w, 3, 2)
-    cin = arch.stem.width
-    for stage, stride in zip(arch.stages, spec.stage_strides, strict=True):
-        mid, out = spec.middle_channels(stage), spec.output_channels(stage)
-        ks, g = stage.kernel_size, stage.groups
-        for index in range(stage.depth):
-            s = stride if index == 0 else 1
-            ho, wo = _out(h, ks, s), _out(w, ks, s)
-            if arch.family == "resnet":
-                total += _conv(cin, mid, 1, 1, h, w) + _bn(mid)
-                total += _conv(mid, mid, ks, g, ho, wo) + _bn(mid)
-                total += _conv(mid, out, 1, 1, ho, wo) + _bn(out)
-                if stage.attention:
-                    total += _gc(out, ho, wo)
-                if index == 0:  # projection shortcut
-                    total += _conv(cin, out, 1, 1, ho, wo) + _bn(out)
-            else:
-                if stage.expand_ratio != 1:
-                    total += _conv(cin, mid, 1, 1, h, w) + _bn(mid)
-                total += _conv(mid, mid, ks, g, ho, wo) + _bn(mid)
-                if stage.attention:
-                    total += _se(mid)
-                total += _conv(mid, out, 1, 1, ho, wo) + _bn(out)
-            cin, h, w = out, ho, wo
-    head = arch.head
-    for _ in range(spec.head_layers):
-        per_input = (head.width // head.groups) * head.kernel_size**2
-        total += Complexity(cin * per_input, cin * per_input * h * w) + _bn(head.width)
-        cin, h, w = head.width, 2 * h, 2 * w
-    return total + _conv(cin, num_joints, 1, 1, h, w, bias=True)
+    total = Complexity(0, 0)
+    for unit in arch_units(arch, num_joints=num_joints, input_size=input_size):
+        total += unit_complexity(unit)
+    return total
 
 
 def measure_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 192)) -> Complexity:

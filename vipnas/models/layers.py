@@ -11,7 +11,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["GlobalContext", "HardSigmoid", "SqueezeExcite", "conv_norm_act", "make_activation"]
+__all__ = ["GlobalContext", "HardSigmoid", "SqueezeExcite", "conv_norm_act", "make_activation", "make_stem"]
 
 
 class HardSigmoid(nn.Module):
@@ -61,6 +61,15 @@ def conv_norm_act(
             act=make_activation(activation),
         )
     )
+
+
+def make_stem(width: int, kernel_size: int, *, stride: int, activation: str, pool: bool) -> nn.Sequential:
+    """The first layer: conv (3 -> width, stride) -> BN -> activation, then a 3x3 stride-2 max pool if ``pool``
+    (ResNet). Children ``conv``, ``bn``, ``act`` (, ``pool``)."""
+    stem = conv_norm_act(3, width, kernel_size, stride=stride, activation=activation)
+    if pool:
+        stem.add_module("pool", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    return stem
 
 
 class GlobalContext(nn.Module):

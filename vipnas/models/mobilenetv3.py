@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vipnas.models.layers import SqueezeExcite, conv_norm_act
+from vipnas.models.layers import SqueezeExcite, conv_norm_act, make_stem
 from vipnas.space.arch import Arch
 from vipnas.space.family import MOBILENETV3, se_channels
 
@@ -69,8 +69,8 @@ class MobileNetV3Backbone(nn.Module):
             raise ValueError(f"MobileNetV3Backbone needs a 'mobilenetv3' arch, got family {arch.family!r}")
         self.arch = arch
         spec = MOBILENETV3
-        self.stem = conv_norm_act(
-            3, arch.stem.width, arch.stem.kernel_size, stride=spec.stem_stride, activation=spec.stem_activation
+        self.stem = make_stem(
+            arch.stem.width, arch.stem.kernel_size, stride=spec.stem_stride, activation=spec.stem_activation, pool=False
         )
         stages = []
         in_channels = arch.stem.width

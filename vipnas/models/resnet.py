@@ -10,12 +10,10 @@ projection in every first block anyway, so they are unchanged.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
-from vipnas.models.layers import GlobalContext
+from vipnas.models.layers import GlobalContext, make_stem
 from vipnas.space.arch import Arch
 from vipnas.space.family import RESNET, gc_planes
 
@@ -73,13 +71,8 @@ class ResNetBackbone(nn.Module):
         if arch.family != "resnet":
             raise ValueError(f"ResNetBackbone needs a 'resnet' arch, got family {arch.family!r}")
         self.arch = arch
-        self.stem = nn.Sequential(
-            OrderedDict(
-                conv=nn.Conv2d(3, arch.stem.width, arch.stem.kernel_size, 2, arch.stem.kernel_size // 2, bias=False),
-                bn=nn.BatchNorm2d(arch.stem.width),
-                act=nn.ReLU(inplace=True),
-                pool=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-            )
+        self.stem = make_stem(
+            arch.stem.width, arch.stem.kernel_size, stride=RESNET.stem_stride, activation="relu", pool=RESNET.stem_pool
         )
         stages = []
         in_channels = arch.stem.width

@@ -1,0 +1,112 @@
+"""End to end: loader → network (flip test) → decode → back-projection → metrics, and the ``vipnas eval`` CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vipnas.cli import main
+from vipnas.data.coco import load_coco
+from vipnas.data.transforms import box_xywh_to_center_scale
+from vipnas.evaluation import COCO_METRICS, POSETRACK_METRICS
+from vipnas.evaluation.pipeline import evaluate_model
+from vipnas.models.metadata import ModelMetadata
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+COCO_FILE = SAMPLES / "coco" / "test_coco.json"
+
+
+class CentreBlob(torch.nn.Module):
+    """Predicts every joint at the centre pixel (24, 32) of a 48 × 64 heatmap, whatever the image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metadata = ModelMetadata(name="centre_blob")
+        ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(48.0), indexing="ij")
+        self.register_buffer("blob", torch.exp(-((xs - 24) ** 2 + (ys - 32) ** 2) / 8))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.blob.expand(len(images), 17, 64, 48) * images.new_ones(1)
+
+
+def test_keypoints_are_back_projected_into_the_image(tmp_path: Path) -> None:
+    metrics, predictions = evaluate_model(CentreBlob(), "COCO", COCO_FILE, SAMPLES / "coco", out_dir=tmp_path)
+    instances = load_coco(COCO_FILE, SAMPLES / "coco").instances
+    assert len(predictions) == len(instances) == 12  # GT boxes of persons with keypoints
+    centers, scales = box_xywh_to_center_scale(np.stack([i.box for i in instances]), 192 / 256)
+    # heatmap (24, 32) → input (96, 128), the crop centre → the box centre; flip + shift lands on the same pixel
+    np.testing.assert_allclose(predictions.keypoints, np.repeat(centers[:, None], 17, axis=1), atol=1e-6)
+    np.testing.assert_allclose(predictions.areas, scales.prod(axis=1))
+    np.testing.assert_allclose(predictions.keypoint_scores, 1.0, atol=1e-6)
+    assert set(metrics) == set(COCO_METRICS) and metrics["AP"] < 0.1
+    assert len(json.loads((tmp_path / "keypoints.json").read_text())) >= 1
+
+
+def _cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_evaluates_coco_results_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = json.loads(COCO_FILE.read_text())
+    results = [
+        {"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+        for a in gt["annotations"]
+        if a["num_keypoints"] > 0
+    ]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    metrics = _cli_json(capsys, "eval", "--preds", str(path), "--ann", str(COCO_FILE), "--data", "coco", "--json")
+    assert list(metrics) == list(COCO_METRICS) and metrics["AP"] == 1.0
+    assert main(["eval", "--preds", str(path), "--ann", str(COCO_FILE), "--data", "COCO"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == " | ".join(COCO_METRICS).split() and "1.000" in table[1]
+    results[3]["keypoints"] = results[3]["keypoints"][:-3]
+    path.write_text(json.dumps(results))
+    assert main(["eval", "--preds", str(path), "--ann", str(COCO_FILE), "--data", "COCO"]) == 1
+    assert "record 3" in capsys.readouterr().err
+
+
+def test_cli_evaluates_posetrack_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    videos = SAMPLES / "posetrack18" / "annotations" / "val"
+    for path in videos.glob("*.json"):
+        data = json.loads(path.read_text())
+        for track, ann in enumerate(data["annotations"]):
+            ann["scores"], ann["track_id"] = [1.0] * 17, track
+        (tmp_path / path.name).write_text(json.dumps(data))
+    argv = [
+        "eval",
+        "--preds",
+        str(tmp_path),
+        "--ann",
+        str(videos),
+        "--data",
+        "posetrack",
+        "--json",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    metrics = _cli_json(capsys, *argv)
+    assert list(metrics) == list(POSETRACK_METRICS) and metrics["Total"] == 100.0
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["joint_ap"]["nose"] == 100.0
+
+
+def test_cli_requires_model_or_predictions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--ann", str(COCO_FILE), "--data", "COCO"]) == 1
+    assert "either a model" in capsys.readouterr().err
+
+
+def test_cli_runs_a_registered_model_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = json.loads(COCO_FILE.read_text())
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] == 785]  # one person: keep it fast
+    gt["images"] = [i for i in gt["images"] if i["id"] == 785]
+    ann = tmp_path / "one.json"
+    ann.write_text(json.dumps(gt))
+    argv = ["eval", "s_vipnas_mbv3", "--data", "COCO", "--ann", str(ann), "--images", str(SAMPLES / "coco")]
+    metrics = _cli_json(capsys, *argv, "--json", "--workers", "0", "--out", str(tmp_path / "out"))
+    assert list(metrics) == list(COCO_METRICS)
+    assert len(json.loads((tmp_path / "out" / "keypoints.json").read_text())) == 1

@@ -18,10 +18,8 @@ INPUT = (64, 64)
 
 
 @pytest.fixture(scope="module", params=[RESNET50_SPACE, MOBILENETV3_SPACE], ids=lambda s: s.name)
-def supernet(request) -> PoseSupernet:
-    from conftest import randomize
-
-    return randomize(PoseSupernet(request.param, input_size=INPUT), seed=3).eval()
+def supernet(request, randomized) -> PoseSupernet:
+    return randomized(PoseSupernet(request.param, input_size=INPUT), seed=3).eval()
 
 
 def _archs(space, count: int, seed: int):

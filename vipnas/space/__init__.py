@@ -5,6 +5,7 @@ from vipnas.space.family import FAMILY_SPECS, MOBILENETV3, RESNET, FamilySpec
 from vipnas.space.search_space import HeadSpace, InvalidArchError, SearchSpace, StageSpace, StemSpace
 from vipnas.space.spaces import (
     MOBILENETV3_SPACE,
+    MOBILENETV3_TINY_SPACE,
     RESNET50_SPACE,
     S_VIPNAS_MBV3_ARCH,
     S_VIPNAS_RES50_ARCH,
@@ -18,6 +19,7 @@ __all__ = [
     "FAMILY_SPECS",
     "MOBILENETV3",
     "MOBILENETV3_SPACE",
+    "MOBILENETV3_TINY_SPACE",
     "RESNET",
     "RESNET50_SPACE",
     "SBL_RES50_ARCH",

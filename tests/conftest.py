@@ -1,4 +1,4 @@
-"""Fixtures for model tests."""
+"""Fixtures shared by all tests."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def randomized():
+    """The :func:`randomize` function, as a fixture (usable from module-scoped fixtures too)."""
     return randomize

@@ -1,0 +1,91 @@
+"""Latency tables: coverage of every arch's units, save/load/resume, runtimes produce the model's output."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from vipnas.models.pose import build_static
+from vipnas.models.units import arch_units
+from vipnas.nas.latency import LatencyTable, build_table, make_runner, space_units, validate_table
+from vipnas.space import MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE, RESNET50_SPACE
+
+SIZE = (64, 64)
+
+
+@pytest.mark.parametrize("space", [RESNET50_SPACE, MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE], ids=lambda s: s.name)
+def test_space_units_cover_every_arch(space) -> None:
+    units = set(space_units(space, input_size=SIZE))
+    rng = random.Random(0)
+    for arch in [space.largest(), space.smallest(), *(space.sample(rng) for _ in range(200))]:
+        assert set(arch_units(arch, input_size=SIZE)) <= units
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tmp_path_factory) -> tuple[LatencyTable, object]:
+    path = tmp_path_factory.mktemp("latency") / "table.json"
+    table = build_table(
+        MOBILENETV3_TINY_SPACE, input_size=SIZE, repeats=2, min_seconds=0.0, out=path, progress=False, save_every=50
+    )
+    return table, path
+
+
+def test_table_predicts_every_arch_and_round_trips(tiny_table) -> None:
+    table, path = tiny_table
+    assert len(table.entries) == len(space_units(MOBILENETV3_TINY_SPACE, input_size=SIZE))
+    assert all(v > 0 and math.isfinite(v) for v in table.entries.values())
+    loaded = LatencyTable.load(path)
+    assert loaded == table
+    assert loaded.machine["cpu"] and loaded.threads == 1 and loaded.runtime == "torch" and loaded.precision == "fp32"
+    arch = MOBILENETV3_TINY_SPACE.sample(random.Random(1))
+    assert table.predict(arch) == pytest.approx(sum(table.entries[u.key()] for u in arch_units(arch, input_size=SIZE)))
+
+
+def test_build_resumes_a_partial_table(tiny_table, tmp_path) -> None:
+    table, _ = tiny_table
+    partial = LatencyTable(**{**table.__dict__, "entries": dict(list(table.entries.items())[:10])})
+    path = partial.save(tmp_path / "partial.json")
+    kept = dict(partial.entries)
+    resumed = build_table(MOBILENETV3_TINY_SPACE, input_size=SIZE, repeats=1, min_seconds=0.0, out=path, progress=False)
+    assert len(resumed.entries) == len(table.entries)
+    assert all(resumed.entries[k] == v for k, v in kept.items())  # measured entries are not re-measured
+    with pytest.raises(ValueError, match="other conditions"):
+        build_table(MOBILENETV3_TINY_SPACE, input_size=(96, 64), out=path, progress=False)
+
+
+def test_validation_reports_errors_per_arch(tiny_table) -> None:
+    table, _ = tiny_table
+    checks = validate_table(table, MOBILENETV3_TINY_SPACE, count=2, repeats=2, min_seconds=0.0, progress=False)
+    assert len(checks) == 4 and all(c.measured_ms > 0 and math.isfinite(c.error) for c in checks)
+
+
+def test_missing_units_and_bad_files_are_named_errors(tiny_table, tmp_path) -> None:
+    table, _ = tiny_table
+    with pytest.raises(ValueError, match="no entry for kind=stem"):
+        table.predict(MOBILENETV3_SPACE.smallest())
+    (tmp_path / "x.json").write_text(json.dumps({"entries": {}}))
+    with pytest.raises(ValueError, match="not a vipnas latency table"):
+        LatencyTable.load(tmp_path / "x.json")
+    with pytest.raises(FileNotFoundError, match="vipnas latency-table"):
+        LatencyTable.load(tmp_path / "none.json")
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_runners_compute_the_folded_model(runtime: str, randomized) -> None:
+    model = randomized(build_static(MOBILENETV3_TINY_SPACE.sample(random.Random(2)), input_size=SIZE), seed=4).eval()
+    torch.manual_seed(0)
+    run = make_runner(model, (1, 3, *SIZE), runtime, threads=1)
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, *SIZE)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    out = run()
+    got = out.numpy() if isinstance(out, torch.Tensor) else out[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * float(np.abs(expected).max()))
+    with pytest.raises(ValueError, match="unknown runtime"):
+        make_runner(model, (1, 3, *SIZE), "tensorrt", threads=1)

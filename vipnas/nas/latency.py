@@ -1,0 +1,363 @@
+"""Latency lookup tables: measured per-unit CPU latency on the user's machine, summed to predict an arch.
+
+A table is built for one runtime (``torch`` eager with BatchNorm folded, or ``onnxruntime``), precision
+(``fp32``), thread count (1 by default, as the paper's single-core figures), batch 1 and input size. Every unit
+(stem, block, head layer; :mod:`vipnas.models.units`) that any arch of a search space can contain is timed
+alone; an arch's predicted latency is the sum of its units. :func:`validate_table` measures whole networks
+of random archs against the prediction.
+
+Why MACs are not enough here: grouped convolutions with few channels per group run many times slower per MAC
+than dense ones on CPUs, so two archs of equal MACs can differ several-fold in time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vipnas.models.fuse import fold_batchnorm
+from vipnas.models.pose import build_static
+from vipnas.models.units import Unit, arch_units, build_unit, output_size
+from vipnas.space.arch import Arch, StageArch
+from vipnas.space.search_space import SearchSpace
+
+__all__ = [
+    "RUNTIMES",
+    "LatencyTable",
+    "build_table",
+    "machine_info",
+    "make_runner",
+    "measure_latency",
+    "space_units",
+    "validate_table",
+]
+
+RUNTIMES = ("torch", "onnxruntime")
+FORMAT = "vipnas-latency-table"
+
+
+def machine_info() -> dict[str, str]:
+    """CPU, host and library versions recorded with every table and benchmark."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as stream:
+            cpu = next((line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {
+        "host": platform.node(),
+        "cpu": cpu,
+        "logical_cores": str(os.cpu_count()),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    return info
+
+
+# ------------------------------------------------------------------------------------------------ runners
+def export_onnx(module: nn.Module, example: torch.Tensor) -> bytes:
+    """Export an eval-mode module to ONNX (opset 17, TorchScript exporter) and return the bytes."""
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter is deprecated in favour of torch.export (which needs onnxscript); it is exact here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            module, (example,), buffer, dynamo=False, opset_version=17, input_names=["input"], output_names=["output"]
+        )
+    return buffer.getvalue()
+
+
+def make_runner(module: nn.Module, input_shape: tuple[int, ...], runtime: str, threads: int) -> Callable[[], Any]:
+    """A zero-argument callable running ``module`` once on a fixed random input in ``runtime``."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; expected one of {RUNTIMES}")
+    module = fold_batchnorm(module)
+    example = torch.randn(*input_shape)
+    if runtime == "torch":
+        torch.set_num_threads(threads)
+
+        def run_torch() -> Any:
+            with torch.inference_mode():
+                return module(example)
+
+        return run_torch
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(export_onnx(module, example), options, providers=["CPUExecutionProvider"])
+    feed = {"input": example.numpy()}
+    return lambda: session.run(None, feed)
+
+
+def measure_latency(run: Callable[[], Any], *, repeats: int = 15, warmup: int = 3, min_seconds: float = 0.05) -> float:
+    """Median wall time of ``run`` in milliseconds over at least ``repeats`` calls (more for very fast units, until
+    ``min_seconds`` have been spent)."""
+    for _ in range(warmup):
+        run()
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < repeats or spent < min_seconds:
+        start = time.perf_counter()
+        run()
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        spent += elapsed
+        if len(times) >= 20 * repeats:
+            break
+    return 1000.0 * statistics.median(times)
+
+
+# ----------------------------------------------------------------------------------------- enumeration
+def space_units(space: SearchSpace, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> list[Unit]:
+    """Every distinct unit that some arch of ``space`` contains, in network order."""
+    spec = space.spec
+    units: dict[Unit, None] = {}
+    h, w = input_size
+    sizes = set()
+    for width in space.stem.widths:
+        for k in space.stem.kernel_sizes:
+            units[
+                Unit(
+                    "stem",
+                    3,
+                    width,
+                    h,
+                    w,
+                    k,
+                    stride=spec.stem_stride,
+                    activation=spec.stem_activation,
+                    pool=spec.stem_pool,
+                )
+            ] = None
+            sh, sw = output_size(h, k, spec.stem_stride), output_size(w, k, spec.stem_stride)
+            if spec.stem_pool:
+                sh, sw = output_size(sh, 3, 2), output_size(sw, 3, 2)
+            sizes.add((sh, sw))
+    if len(sizes) != 1:
+        raise ValueError(f"stem choices give different resolutions {sorted(sizes)}; the table assumes one")
+    (h, w), inputs = sizes.pop(), set(space.stem.widths)
+    for index, (choice, stride, activation) in enumerate(
+        zip(space.stages, spec.stage_strides, spec.stage_activations, strict=True)
+    ):
+        outputs = set()
+        for width, ratio, groups in space.stage_triples[index]:
+            stage = StageArch(1, width, 1, groups, False, ratio)
+            middle, out = spec.middle_channels(stage), spec.output_channels(stage)
+            outputs.add(out)
+            for k in choice.kernel_sizes:
+                for attention in choice.attentions:
+                    for first in (True, False) if max(choice.depths) > 1 else (True,):
+                        s = stride if first else 1
+                        sources = sorted(inputs) if first else [out]
+                        hh, ww = (h, w) if first else (output_size(h, k, stride), output_size(w, k, stride))
+                        for cin in sources:
+                            if spec.name == "resnet":
+                                unit = Unit(
+                                    "bottleneck", cin, out, hh, ww, k, groups, s, middle, attention, projection=first
+                                )
+                            else:
+                                unit = Unit(
+                                    "mobile", cin, out, hh, ww, k, groups, s, middle, attention,
+                                    expansion=ratio != 1, activation=activation,
+                                )  # fmt: skip
+                            units[unit] = None
+        h, w = output_size(h, max(choice.kernel_sizes), stride), output_size(w, max(choice.kernel_sizes), stride)
+        inputs = outputs
+    for cin in sorted(inputs):
+        for width, groups in space.head_pairs(cin):
+            for k in space.head.kernel_sizes:
+                hh, ww = h, w
+                for layer in range(spec.head_layers):
+                    units[Unit("deconv", cin if layer == 0 else width, width, hh, ww, k, groups, 2)] = None
+                    hh, ww = 2 * hh, 2 * ww
+                units[Unit("final", width, num_joints, hh, ww)] = None
+    return list(units)
+
+
+# ----------------------------------------------------------------------------------------------- table
+@dataclass
+class LatencyTable:
+    """Measured milliseconds per unit key, with the conditions they were measured under."""
+
+    runtime: str
+    threads: int
+    input_size: tuple[int, int]
+    num_joints: int
+    space: str
+    precision: str = "fp32"
+    batch: int = 1
+    machine: dict[str, str] = field(default_factory=machine_info)
+    entries: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, arch: Arch) -> float:
+        """Predicted latency (ms) of ``arch``: the sum of its units' entries.
+
+        Raises:
+            ValueError: a unit of the arch is not in the table (built for another space or input size).
+        """
+        total = 0.0
+        for unit in arch_units(arch, num_joints=self.num_joints, input_size=self.input_size):
+            key = unit.key()
+            if key not in self.entries:
+                raise ValueError(
+                    f"latency table ({self.space}, {self.runtime}, input {self.input_size}) has no entry for {key}; "
+                    "rebuild it for this search space and input size"
+                )
+            total += self.entries[key]
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["format"] = FORMAT
+        data["input_size"] = list(self.input_size)
+        return data
+
+    def save(self, path: str | Path) -> Path:
+        """Write the table as JSON, atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "w") as stream:
+            json.dump(self.to_dict(), stream, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LatencyTable:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"latency table {path} does not exist; build one with `vipnas latency-table`")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"latency table {path} is not valid JSON: {error}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a vipnas latency table (missing format tag {FORMAT!r})")
+        data.pop("format")
+        try:
+            data["input_size"] = tuple(data["input_size"])
+            return cls(**data)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"latency table {path} is malformed: {error}") from None
+
+
+def build_table(
+    space: SearchSpace,
+    *,
+    runtime: str = "torch",
+    threads: int = 1,
+    input_size: tuple[int, int] = (256, 192),
+    num_joints: int = 17,
+    repeats: int = 15,
+    min_seconds: float = 0.05,
+    out: str | Path | None = None,
+    progress: bool = True,
+    save_every: int = 25,
+) -> LatencyTable:
+    """Time every unit of ``space``. With ``out``, the partial table is saved every ``save_every`` units and a
+    table already at ``out`` (same conditions) is resumed instead of re-measured."""
+    table = LatencyTable(
+        runtime=runtime, threads=threads, input_size=tuple(input_size), num_joints=num_joints, space=space.name
+    )
+    if out is not None and Path(out).is_file():
+        previous = LatencyTable.load(out)
+        same = (previous.runtime, previous.threads, previous.input_size, previous.num_joints, previous.space)
+        if same != (runtime, threads, tuple(input_size), num_joints, space.name):
+            raise ValueError(f"{out} holds a table for other conditions {same}; choose another --out")
+        table.entries = previous.entries
+    units = [
+        u for u in space_units(space, num_joints=num_joints, input_size=input_size) if u.key() not in table.entries
+    ]
+    iterator: Iterable[Unit] = units
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(units, desc=f"latency table {space.name}/{runtime}", unit="unit", dynamic_ncols=True)
+    torch.manual_seed(0)
+    for count, unit in enumerate(iterator, 1):
+        module = build_unit(unit).eval()
+        run = make_runner(module, (1, unit.in_channels, unit.height, unit.width), runtime, threads)
+        table.entries[unit.key()] = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
+        if out is not None and count % save_every == 0:
+            table.save(out)
+    if out is not None:
+        table.save(out)
+    return table
+
+
+@dataclass(frozen=True)
+class LatencyCheck:
+    arch: Arch
+    predicted_ms: float
+    measured_ms: float
+
+    @property
+    def error(self) -> float:
+        """Relative error of the prediction, (predicted - measured) / measured."""
+        return (self.predicted_ms - self.measured_ms) / self.measured_ms
+
+
+def validate_table(
+    table: LatencyTable,
+    space: SearchSpace,
+    *,
+    count: int = 20,
+    seed: int = 0,
+    repeats: int = 15,
+    min_seconds: float = 0.05,
+    progress: bool = True,
+) -> list[LatencyCheck]:
+    """Measure whole networks of ``count`` random archs (plus the largest and smallest) under the table's
+    conditions and compare them with the prediction."""
+    rng = random.Random(seed)
+    archs = [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(count)]
+    iterator: Iterable[Arch] = archs
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(archs, desc="validating latency predictions", unit="arch", dynamic_ncols=True)
+    checks = []
+    for arch in iterator:
+        model = build_static(arch, num_joints=table.num_joints, input_size=table.input_size).eval()
+        run = make_runner(model, (1, 3, *table.input_size), table.runtime, table.threads)
+        measured = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
+        checks.append(LatencyCheck(arch, table.predict(arch), measured))
+    return checks
+
+
+def summarize(checks: list[LatencyCheck]) -> dict[str, float]:
+    errors = np.abs([c.error for c in checks])
+    return {
+        "archs": len(checks),
+        "median_abs_error": float(np.median(errors)),
+        "mean_abs_error": float(np.mean(errors)),
+        "max_abs_error": float(np.max(errors)),
+        "mean_signed_error": float(np.mean([c.error for c in checks])),
+    }

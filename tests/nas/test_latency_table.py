@@ -30,7 +30,14 @@ def test_space_units_cover_every_arch(space) -> None:
 def tiny_table(tmp_path_factory) -> tuple[LatencyTable, object]:
     path = tmp_path_factory.mktemp("latency") / "table.json"
     table = build_table(
-        MOBILENETV3_TINY_SPACE, input_size=SIZE, repeats=2, min_seconds=0.0, out=path, progress=False, save_every=50
+        MOBILENETV3_TINY_SPACE,
+        input_size=SIZE,
+        repeats=2,
+        min_seconds=0.0,
+        out=path,
+        progress=False,
+        save_every=50,
+        calibrate=3,
     )
     return table, path
 
@@ -43,7 +50,10 @@ def test_table_predicts_every_arch_and_round_trips(tiny_table) -> None:
     assert loaded == table
     assert loaded.machine["cpu"] and loaded.threads == 1 and loaded.runtime == "torch" and loaded.precision == "fp32"
     arch = MOBILENETV3_TINY_SPACE.sample(random.Random(1))
-    assert table.predict(arch) == pytest.approx(sum(table.entries[u.key()] for u in arch_units(arch, input_size=SIZE)))
+    unit_sum = sum(table.entries[u.key()] for u in arch_units(arch, input_size=SIZE))
+    assert table.unit_sum(arch) == pytest.approx(unit_sum)
+    assert table.predict(arch) == pytest.approx(table.scale * unit_sum + table.offset_ms)
+    assert len(table.calibration) == 3 and table.scale > 0
 
 
 def test_build_resumes_a_partial_table(tiny_table, tmp_path) -> None:
@@ -51,7 +61,9 @@ def test_build_resumes_a_partial_table(tiny_table, tmp_path) -> None:
     partial = LatencyTable(**{**table.__dict__, "entries": dict(list(table.entries.items())[:10])})
     path = partial.save(tmp_path / "partial.json")
     kept = dict(partial.entries)
-    resumed = build_table(MOBILENETV3_TINY_SPACE, input_size=SIZE, repeats=1, min_seconds=0.0, out=path, progress=False)
+    resumed = build_table(
+        MOBILENETV3_TINY_SPACE, input_size=SIZE, repeats=1, min_seconds=0.0, out=path, progress=False, calibrate=0
+    )
     assert len(resumed.entries) == len(table.entries)
     assert all(resumed.entries[k] == v for k, v in kept.items())  # measured entries are not re-measured
     with pytest.raises(ValueError, match="other conditions"):
@@ -89,3 +101,15 @@ def test_runners_compute_the_folded_model(runtime: str, randomized) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * float(np.abs(expected).max()))
     with pytest.raises(ValueError, match="unknown runtime"):
         make_runner(model, (1, 3, *SIZE), "tensorrt", threads=1)
+
+
+def test_latency_table_command(tmp_path, capsys) -> None:
+    from vipnas.cli import main
+
+    out = tmp_path / "t.json"
+    args = ["latency-table", "--space", "mobilenetv3_tiny", "--input-size", "64", "64", "--repeats", "1"]
+    assert main([*args, "--validate", "1", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["archs"] == 3 and summary["units"] == len(LatencyTable.load(out).entries)
+    assert main([*args, "--space", "vgg"]) == 1
+    assert "unknown search space" in capsys.readouterr().err

@@ -215,9 +215,12 @@ class LatencyTable:
     batch: int = 1
     machine: dict[str, str] = field(default_factory=machine_info)
     entries: dict[str, float] = field(default_factory=dict)
+    scale: float = 1.0
+    offset_ms: float = 0.0
+    calibration: list[dict[str, Any]] = field(default_factory=list)
 
-    def predict(self, arch: Arch) -> float:
-        """Predicted latency (ms) of ``arch``: the sum of its units' entries.
+    def unit_sum(self, arch: Arch) -> float:
+        """Sum of the measured latencies (ms) of ``arch``'s units.
 
         Raises:
             ValueError: a unit of the arch is not in the table (built for another space or input size).
@@ -232,6 +235,16 @@ class LatencyTable:
                 )
             total += self.entries[key]
         return total
+
+    def predict(self, arch: Arch) -> float:
+        """Predicted latency (ms) of ``arch``: ``scale * unit_sum + offset_ms``. The linear correction is fitted on
+        a few whole networks measured when the table was built (units timed alone run from warm caches and
+        skip the per-network overheads); without calibration it is the identity.
+
+        Raises:
+            ValueError: a unit of the arch is not in the table (built for another space or input size).
+        """
+        return self.scale * self.unit_sum(arch) + self.offset_ms
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -280,9 +293,11 @@ def build_table(
     out: str | Path | None = None,
     progress: bool = True,
     save_every: int = 25,
+    calibrate: int = 5,
 ) -> LatencyTable:
-    """Time every unit of ``space``. With ``out``, the partial table is saved every ``save_every`` units and a
-    table already at ``out`` (same conditions) is resumed instead of re-measured."""
+    """Time every unit of ``space``, then fit the linear correction on ``calibrate`` whole random networks
+    (drawn with a seed that :func:`validate_table` does not use). With ``out``, the partial table is saved every
+    ``save_every`` units and a table already at ``out`` (same conditions) is resumed instead of re-measured."""
     table = LatencyTable(
         runtime=runtime, threads=threads, input_size=tuple(input_size), num_joints=num_joints, space=space.name
     )
@@ -307,6 +322,23 @@ def build_table(
         table.entries[unit.key()] = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
         if out is not None and count % save_every == 0:
             table.save(out)
+    if calibrate > 0 and len(table.calibration) < calibrate:
+        rng = random.Random(1_000_003)
+        table.calibration = []
+        for arch in [space.sample(rng) for _ in range(calibrate)]:
+            model = build_static(arch, num_joints=num_joints, input_size=tuple(input_size)).eval()
+            run = make_runner(model, (1, 3, *input_size), runtime, threads)
+            measured = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
+            table.calibration.append(
+                {"arch": arch.to_dict(), "unit_sum_ms": table.unit_sum(arch), "measured_ms": measured}
+            )
+        sums = np.array([c["unit_sum_ms"] for c in table.calibration])
+        measured = np.array([c["measured_ms"] for c in table.calibration])
+        if calibrate >= 2 and np.ptp(sums) > 0:
+            scale, offset = np.polyfit(sums, measured, 1)
+        else:
+            scale, offset = float(np.mean(measured / sums)), 0.0
+        table.scale, table.offset_ms = float(scale), float(offset)
     if out is not None:
         table.save(out)
     return table

@@ -1,0 +1,67 @@
+"""``vipnas latency-table``: measure a per-unit latency lookup table on this machine and check its predictions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "build a latency lookup table for a search space on this machine (torch or onnxruntime)"
+EXAMPLES = [
+    "vipnas latency-table --space mobilenetv3 --runtime onnxruntime --out latency/mbv3_ort.json --validate 20",
+    "vipnas latency-table --space resnet50 --runtime torch --threads 1 --input-size 256 192",
+    "vipnas latency-table --space mobilenetv3_tiny --input-size 64 64 --repeats 3 --validate 5 --json",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--space", default="mobilenetv3", help="search space name (resnet50, mobilenetv3, ...)")
+    parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime"])
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the paper)")
+    parser.add_argument("--input-size", nargs=2, type=int, default=[256, 192], metavar=("H", "W"))
+    parser.add_argument("--num-joints", type=int, default=17)
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per unit (median is kept)")
+    parser.add_argument(
+        "--out", default=None, help="table JSON (default latency/<space>_<runtime>_<threads>t_<H>x<W>.json)"
+    )
+    parser.add_argument("--validate", type=int, default=20, metavar="N", help="measure N random archs (0: skip)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vipnas.models.pose import check_input_size
+    from vipnas.nas.latency import build_table, summarize, validate_table
+    from vipnas.space.spaces import get_search_space
+
+    space = get_search_space(args.space)
+    size = check_input_size(tuple(args.input_size))
+    out = args.out or f"latency/{space.name}_{args.runtime}_{args.threads}t_{size[0]}x{size[1]}.json"
+    table = build_table(
+        space,
+        runtime=args.runtime,
+        threads=args.threads,
+        input_size=size,
+        num_joints=args.num_joints,
+        repeats=args.repeats,
+        out=out,
+    )
+    summary: dict = {"table": out, "units": len(table.entries), "runtime": table.runtime, "threads": table.threads}
+    summary["machine"] = table.machine["cpu"]
+    if args.validate > 0:
+        checks = validate_table(table, space, count=args.validate, repeats=args.repeats)
+        summary.update(summarize(checks))
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(
+        f"wrote {out}: {len(table.entries)} units, {table.runtime}, {table.threads} thread(s), {table.machine['cpu']}"
+    )
+    if args.validate > 0:
+        print(f"{'arch':>4s} {'predicted ms':>13s} {'measured ms':>12s} {'error':>7s}")
+        for index, check in enumerate(checks):
+            print(f"{index:4d} {check.predicted_ms:13.2f} {check.measured_ms:12.2f} {100 * check.error:6.1f}%")
+        median, mean = 100 * summary["median_abs_error"], 100 * summary["mean_abs_error"]
+        print(
+            f"median |error| {median:.1f}%, mean |error| {mean:.1f}%, max {100 * summary['max_abs_error']:.1f}% "
+            f"over {summary['archs']} archs (largest, smallest, random)"
+        )
+    return 0

@@ -325,7 +325,9 @@ def build_table(
     if calibrate > 0 and len(table.calibration) < calibrate:
         rng = random.Random(1_000_003)
         table.calibration = []
-        for arch in [space.sample(rng) for _ in range(calibrate)]:
+        # the extremes make the fit well conditioned; validation uses other (random) archs
+        archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calibrate - 2)]
+        for arch in archs[:calibrate]:
             model = build_static(arch, num_joints=num_joints, input_size=tuple(input_size)).eval()
             run = make_runner(model, (1, 3, *input_size), runtime, threads)
             measured = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
@@ -334,11 +336,12 @@ def build_table(
             )
         sums = np.array([c["unit_sum_ms"] for c in table.calibration])
         measured = np.array([c["measured_ms"] for c in table.calibration])
-        if calibrate >= 2 and np.ptp(sums) > 0:
-            scale, offset = np.polyfit(sums, measured, 1)
-        else:
-            scale, offset = float(np.mean(measured / sums)), 0.0
-        table.scale, table.offset_ms = float(scale), float(offset)
+        scale, offset = float(np.median(measured / sums)), 0.0
+        if len(sums) >= 2 and np.ptp(sums) > 0:
+            fitted_scale, fitted_offset = np.polyfit(sums, measured, 1)
+            if fitted_scale > 0 and fitted_offset >= 0:  # otherwise noise dominates: keep the plain ratio
+                scale, offset = float(fitted_scale), float(fitted_offset)
+        table.scale, table.offset_ms = scale, offset
     if out is not None:
         table.save(out)
     return table
@@ -366,10 +369,10 @@ def validate_table(
     min_seconds: float = 0.05,
     progress: bool = True,
 ) -> list[LatencyCheck]:
-    """Measure whole networks of ``count`` random archs (plus the largest and smallest) under the table's
-    conditions and compare them with the prediction."""
+    """Measure whole networks of ``count`` random archs under the table's conditions and compare them with the
+    prediction (the archs differ from the calibration archs)."""
     rng = random.Random(seed)
-    archs = [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(count)]
+    archs = [space.sample(rng) for _ in range(count)]
     iterator: Iterable[Arch] = archs
     if progress:
         from tqdm import tqdm

@@ -109,6 +109,7 @@ def draw_arch(arch: Arch, path: str | Path, title: str = "") -> Path:
     groups = [s.groups for s in arch.stages] + [arch.head.groups]
     per_group = [spec.middle_channels(s) // s.groups for s in arch.stages] + [arch.head.width // arch.head.groups]
     attention = [1 if s.attention else 0 for s in arch.stages] + [0]
+    expansion = [s.expand_ratio for s in arch.stages] + [0]
     panels = [
         ("depth (blocks)", depth),
         ("output width", width),
@@ -116,10 +117,13 @@ def draw_arch(arch: Arch, path: str | Path, title: str = "") -> Path:
         ("groups (channels/group)", groups),
         ("attention", attention),
     ]
+    if arch.family == "mobilenetv3":
+        panels.insert(4, ("expansion ratio", expansion))
     figure, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.0), dpi=120)
-    colors = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red"]
-    for ax, (label, values), color in zip(axes, panels, colors, strict=True):
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:red"]
+    for ax, (label, values), color in zip(axes, panels, [*colors[: len(panels) - 1], "tab:red"], strict=True):
         bars = ax.bar(names, values, color=color, alpha=0.8)
+        ax.set_ylim(0, max(max(values), 1) * 1.3)
         ax.set_title(label, fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
         texts = (

@@ -102,13 +102,14 @@ _COCO_SIGMAS = (
 )  # fmt: skip
 _LIMBS = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9), (8, 10))
 
+# fmt: off
 COCO = _info(
     "COCO",
     (
         "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
         "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
         "left_knee", "right_knee", "left_ankle", "right_ankle",
-    ),  # fmt: skip
+    ),
     _COCO_SIGMAS,
     (*_LIMBS, (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)),
 )
@@ -121,7 +122,7 @@ POSETRACK18 = _info(
         "nose", "head_bottom", "head_top", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
         "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
         "left_knee", "right_knee", "left_ankle", "right_ankle",
-    ),  # fmt: skip
+    ),
     _COCO_SIGMAS,
     (*_LIMBS, (0, 1), (1, 2), (1, 5), (1, 6)),
 )
@@ -131,15 +132,15 @@ MPII = _info(
     (
         "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
         "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
-    ),  # fmt: skip
+    ),
     (
         0.089, 0.083, 0.107, 0.107, 0.083, 0.089, 0.026, 0.026,
         0.026, 0.026, 0.062, 0.072, 0.179, 0.179, 0.072, 0.062,
-    ),  # fmt: skip
+    ),
     (
         (0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
         (7, 12), (12, 11), (11, 10), (7, 13), (13, 14), (14, 15),
-    ),  # fmt: skip
+    ),
 )
 
 CROWDPOSE = _info(
@@ -147,13 +148,15 @@ CROWDPOSE = _info(
     (
         "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
         "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "top_head", "neck",
-    ),  # fmt: skip
+    ),
     (0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089, 0.079, 0.079),
     (
         (12, 13), (13, 0), (13, 1), (0, 2), (2, 4), (1, 3), (3, 5),
         (0, 6), (1, 7), (6, 7), (6, 8), (8, 10), (7, 9), (9, 11),
-    ),  # fmt: skip
+    ),
 )
+# fmt: on
+
 
 DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (COCO, POSETRACK18, MPII, CROWDPOSE)}
 

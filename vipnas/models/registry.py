@@ -13,6 +13,7 @@ from vipnas.models.supernet import PoseSupernet
 from vipnas.space.arch import Arch, load_arch
 from vipnas.space.spaces import (
     MOBILENETV3_SPACE,
+    MOBILENETV3_TINY_SPACE,
     RESNET50_SPACE,
     S_VIPNAS_MBV3_ARCH,
     S_VIPNAS_RES50_ARCH,
@@ -39,10 +40,16 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     # supernets of the ViPNAS search spaces (Tables A1-A2)
     "resnet50_supernet": lambda **options: PoseSupernet(RESNET50_SPACE, **options),
     "mobilenetv3_supernet": lambda **options: PoseSupernet(MOBILENETV3_SPACE, **options),
+    # a scaled-down MobileNetV3 space with every searchable dimension, for tests and quick demos
+    "mobilenetv3_tiny_supernet": lambda **options: PoseSupernet(MOBILENETV3_TINY_SPACE, **options),
 }
 
 ARCH_OF = {"s_vipnas_res50": S_VIPNAS_RES50_ARCH, "s_vipnas_mbv3": S_VIPNAS_MBV3_ARCH, "sbl_res50": SBL_RES50_ARCH}
-SPACE_OF = {"resnet50_supernet": RESNET50_SPACE, "mobilenetv3_supernet": MOBILENETV3_SPACE}
+SPACE_OF = {
+    "resnet50_supernet": RESNET50_SPACE,
+    "mobilenetv3_supernet": MOBILENETV3_SPACE,
+    "mobilenetv3_tiny_supernet": MOBILENETV3_TINY_SPACE,
+}
 
 
 def list_models() -> list[str]:

@@ -12,7 +12,6 @@ than dense ones on CPUs, so two archs of equal MACs can differ several-fold in t
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform
@@ -20,7 +19,6 @@ import random
 import statistics
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vipnas.models.export import onnx_bytes
 from vipnas.models.fuse import fold_batchnorm
 from vipnas.models.pose import build_static
 from vipnas.models.units import Unit, arch_units, build_unit, output_size
@@ -77,19 +76,6 @@ def machine_info() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------------ runners
-def export_onnx(module: nn.Module, example: torch.Tensor) -> bytes:
-    """Export an eval-mode module to ONNX (opset 17, TorchScript exporter) and return the bytes."""
-    buffer = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        # the TorchScript exporter is deprecated in favour of torch.export (which needs onnxscript); it is exact here
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(
-            module, (example,), buffer, dynamo=False, opset_version=17, input_names=["input"], output_names=["output"]
-        )
-    return buffer.getvalue()
-
-
 def make_runner(module: nn.Module, input_shape: tuple[int, ...], runtime: str, threads: int) -> Callable[[], Any]:
     """A zero-argument callable running ``module`` once on a fixed random input in ``runtime``."""
     if runtime not in RUNTIMES:
@@ -111,8 +97,8 @@ def make_runner(module: nn.Module, input_shape: tuple[int, ...], runtime: str, t
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
-    session = ort.InferenceSession(export_onnx(module, example), options, providers=["CPUExecutionProvider"])
-    feed = {"input": example.numpy()}
+    session = ort.InferenceSession(onnx_bytes(module, example), options, providers=["CPUExecutionProvider"])
+    feed = {"image": example.numpy()}
     return lambda: session.run(None, feed)
 
 

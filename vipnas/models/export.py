@@ -1,0 +1,108 @@
+"""ONNX export of static pose networks, checked against ONNX Runtime.
+
+The graph takes ``image`` (N, 3, H, W) float32 normalised RGB and returns ``heatmaps`` (N, K, H/4, W/4); the batch
+axis is dynamic. The model's metadata (input size, mean, std, joints, dataset, arch) is stored in the ONNX
+``metadata_props`` so a deployment needs only onnxruntime and numpy.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["check_onnx", "export_onnx", "onnx_bytes", "read_onnx_metadata"]
+
+
+def onnx_bytes(module: nn.Module, example: torch.Tensor, *, dynamic_batch: bool = False, opset: int = 17) -> bytes:
+    """Serialise an eval-mode module to ONNX with the TorchScript exporter (exact for these networks; the newer
+    torch.export path would need onnxscript)."""
+    buffer = io.BytesIO()
+    axes = {"image": {0: "batch"}, "heatmaps": {0: "batch"}} if dynamic_batch else None
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            module,
+            (example,),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=["image"],
+            output_names=["heatmaps"],
+            dynamic_axes=axes,
+        )
+    return buffer.getvalue()
+
+
+def export_onnx(model: nn.Module, path: str | Path, *, opset: int = 17, check: bool = True) -> float | None:
+    """Write ``model`` (a static network with ``metadata``) as ONNX, atomically.
+
+    Returns:
+        With ``check``, the largest absolute difference between ONNX Runtime's and PyTorch's heatmaps on random
+        inputs of batch 1 and 2 (also relative to the output magnitude in the raised error).
+
+    Raises:
+        ValueError: ONNX Runtime's output differs from PyTorch's beyond float tolerance.
+    """
+    import onnx
+
+    model = model.eval()
+    metadata = model.metadata
+    height, width = metadata.input_size
+    example = torch.randn(1, 3, height, width)
+    proto = onnx.load_from_string(onnx_bytes(model, example, dynamic_batch=True, opset=opset))
+    props = {"vipnas_metadata": json.dumps(metadata.to_dict()), "producer": "vipnas"}
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(proto.SerializeToString())
+    os.replace(tmp, path)
+    return check_onnx(model, path) if check else None
+
+
+def check_onnx(model: nn.Module, path: str | Path, *, batches: tuple[int, ...] = (1, 2)) -> float:
+    """Run the ONNX file in ONNX Runtime and the model in PyTorch on the same random inputs; return the max abs
+    difference, raising ``ValueError`` when it exceeds 1e-4 of the output's magnitude (+1e-5)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    height, width = model.metadata.input_size
+    generator = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for batch in batches:
+        x = torch.randn(batch, 3, height, width, generator=generator)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got = session.run(None, {"image": x.numpy()})[0]
+        difference = float(np.abs(got - expected).max())
+        tolerance = 1e-4 * float(np.abs(expected).max()) + 1e-5
+        if got.shape != expected.shape or difference > tolerance:
+            raise ValueError(
+                f"ONNX Runtime output of {path} differs from PyTorch: shape {got.shape} vs {expected.shape}, "
+                f"max |difference| {difference:.3g} > tolerance {tolerance:.3g}"
+            )
+        worst = max(worst, difference)
+    return worst
+
+
+def read_onnx_metadata(path: str | Path) -> dict:
+    """The vipnas metadata stored in an exported ONNX file."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    props = {entry.key: entry.value for entry in proto.metadata_props}
+    if "vipnas_metadata" not in props:
+        raise ValueError(f"{path} carries no vipnas metadata (was it exported by vipnas?)")
+    return json.loads(props["vipnas_metadata"])

@@ -1,0 +1,109 @@
+"""``vipnas search``: search a trained supernet under a MACs / parameter / latency budget."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+HELP = "search a trained supernet: random search (the paper's) or evolution, under a MACs/params/latency budget"
+EXAMPLES = [
+    "vipnas search runs/supernet/last.pth --budget-macs 0.5G --out runs/search",
+    "vipnas search runs/supernet/last.pth --strategy evolution --population 50 --generations 10 --budget-macs 0.5G",
+    "vipnas search runs/supernet/last.pth --latency-table latency/mbv3_ort.json --budget-latency 30",
+    "torchrun --nproc-per-node 2 -m vipnas search runs/supernet/last.pth --budget-macs 0.5G   # candidates split",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="supernet checkpoint written by vipnas train")
+    parser.add_argument("--strategy", choices=["random", "evolution"], default="random")
+    parser.add_argument("--candidates", type=int, default=500, help="random search: archs evaluated (paper: 500)")
+    parser.add_argument("--population", type=int, default=50, help="evolution: population size")
+    parser.add_argument("--generations", type=int, default=10, help="evolution: generations")
+    parser.add_argument("--parents", type=int, default=10, help="evolution: best archs that breed")
+    parser.add_argument("--mutations", type=int, default=25, help="evolution: mutants per generation")
+    parser.add_argument("--crossovers", type=int, default=25, help="evolution: crossed children per generation")
+    parser.add_argument("--mutation-probability", type=float, default=0.1)
+    parser.add_argument("--budget-macs", default=None, help="e.g. 0.5G (at the supernet's input size)")
+    parser.add_argument("--budget-params", default=None, help="e.g. 3M")
+    parser.add_argument("--budget-latency", type=float, default=None, help="milliseconds, predicted by --latency-table")
+    parser.add_argument(
+        "--latency-table", default=None, help="table from vipnas latency-table (adds latency to outputs)"
+    )
+    parser.add_argument("--objective", default="AP", help="metric to maximise (AP, AR, PCKh, Total ...)")
+    parser.add_argument("--calibration-images", type=int, default=None, help="training crops for BN recalibration")
+    parser.add_argument("--val-limit", type=int, default=None, help="evaluate on the first N validation images")
+    parser.add_argument("--no-flip", action="store_true", help="no flip test while searching")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/search", help="output folder (resumes from its candidate store)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vipnas.engine.distributed import barrier, destroy_distributed, init_distributed
+    from vipnas.nas.budget import Budget, parse_quantity
+    from vipnas.nas.evaluate import SupernetEvaluator
+    from vipnas.nas.latency import LatencyTable
+    from vipnas.nas.report import write_json, write_search_outputs
+    from vipnas.nas.search import ResultStore, evolutionary_search, random_search
+
+    info = init_distributed("cpu")
+    logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
+    try:
+        # rank 0 prepares the data (SynthPose is generated on first use) while the others wait at the barrier
+        if info.world_size > 1 and not info.is_main:
+            barrier()
+        evaluator = SupernetEvaluator.from_checkpoint(
+            args.checkpoint,
+            calibration_images=args.calibration_images,
+            val_limit=args.val_limit,
+            flip=not args.no_flip,
+            is_main=info.is_main,
+        )
+        if info.world_size > 1 and info.is_main:
+            barrier()
+        supernet = evaluator.supernet
+        table = LatencyTable.load(args.latency_table) if args.latency_table else None
+        budget = Budget(
+            max_macs=parse_quantity(args.budget_macs) if args.budget_macs else None,
+            max_params=parse_quantity(args.budget_params) if args.budget_params else None,
+            max_latency_ms=args.budget_latency,
+            latency_table=table,
+            input_size=supernet.metadata.input_size,
+            num_joints=supernet.metadata.num_joints,
+        )
+        out = Path(args.out)
+        store = ResultStore(out / "store.json", writer=info.is_main)
+        if len(store):
+            logging.info("resuming: %d candidates already evaluated in %s", len(store), out / "store.json")
+        common = {"seed": args.seed, "store": store, "objective": args.objective}
+        if args.strategy == "random":
+            result = random_search(supernet.space, evaluator, budget, num_candidates=args.candidates, **common)
+        else:
+            result = evolutionary_search(
+                supernet.space,
+                evaluator,
+                budget,
+                population=args.population,
+                generations=args.generations,
+                parents=args.parents,
+                mutations=args.mutations,
+                crossovers=args.crossovers,
+                mutation_probability=args.mutation_probability,
+                **common,
+            )
+        if info.is_main:
+            paths = write_search_outputs(out, result)
+            best = result.best
+            write_json({"arch": best.arch.to_dict()}, out / "arch.json")  # a bare arch for vipnas extract/train
+            latency = f", predicted {best.latency_ms:.1f} ms" if best.latency_ms is not None else ""
+            print(f"{result.strategy} search under {budget.describe()}: {len(result.candidates)} candidates")
+            print(
+                f"best {args.objective} {best.score(args.objective):.4f} at {best.macs / 1e9:.4f} G MACs, "
+                f"{best.params / 1e6:.3f} M params{latency}"
+            )
+            print(best.arch.describe())
+            print("outputs: " + ", ".join(str(p) for p in paths.values()))
+    finally:
+        destroy_distributed()
+    return 0

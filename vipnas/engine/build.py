@@ -1,0 +1,251 @@
+"""Build what training needs from a :class:`~vipnas.config.Config`: model, data, loaders, optimizer.
+
+These builders are also the way other tools (search, demo) get the same data and model a training run used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from vipnas.config import Config
+from vipnas.data.augment import AugmentConfig
+from vipnas.data.records import PoseAnnotations
+
+__all__ = [
+    "DataPaths",
+    "ShardSampler",
+    "TrainSampler",
+    "build_calibration_batches",
+    "build_model",
+    "build_optimizer",
+    "build_train_dataset",
+    "build_val_dataset",
+    "prepare_data",
+]
+
+logger = logging.getLogger("vipnas.train")
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Resolved annotation files and image folders of the train and val splits."""
+
+    train_annotations: Path
+    train_images: Path
+    val_annotations: Path
+    val_images: Path
+    val_detections: Path | None
+
+
+def prepare_data(config: Config, *, is_main: bool = True) -> DataPaths:
+    """Resolve the data paths of ``config``; for SynthPose, generate the dataset first if it is not there yet.
+
+    Generation happens on the calling process only when ``is_main``; other ranks must wait at a barrier (the
+    trainer does) before reading.
+    """
+    data = config.data
+    if data.source == "synthpose":
+        from vipnas.data.synthpose.generate import SynthPoseLayout, generate
+
+        root = Path(data.root or f"data/synthpose-{data.synthpose_images}-seed{data.synthpose_seed}")
+        layout = SynthPoseLayout(root)
+        if is_main and not _synthpose_ready(layout, data.synthpose_images, data.synthpose_seed):
+            logger.info(
+                "generating SynthPose (%d images, seed %d) into %s", data.synthpose_images, data.synthpose_seed, root
+            )
+            generate(root, images=data.synthpose_images, seed=data.synthpose_seed, progress=config.runtime.progress)
+        detections = layout.detections("val") if data.val_detections else None  # the simulated detector
+        return DataPaths(
+            layout.annotations("train"),
+            layout.images("train"),
+            layout.annotations("val"),
+            layout.images("val"),
+            detections,
+        )
+    root = Path(data.root)
+    return DataPaths(
+        root / data.train_annotations,
+        root / data.train_images,
+        root / data.val_annotations,
+        root / data.val_images,
+        root / data.val_detections if data.val_detections else None,
+    )
+
+
+def _synthpose_ready(layout: Any, images: int, seed: int) -> bool:
+    if not layout.manifest.is_file():
+        return False
+    manifest = json.loads(layout.manifest.read_text())
+    return manifest.get("seed") == seed and sum(manifest.get("images", {}).values()) == images
+
+
+def _load(config: Config, annotations: Path, images: Path) -> PoseAnnotations:
+    if config.data.source == "mpii":
+        from vipnas.data.mpii import load_mpii
+
+        return load_mpii(annotations, images)
+    from vipnas.data.coco import load_coco
+
+    return load_coco(annotations, images, config.data.dataset)
+
+
+def build_model(config: Config, load_from: str | Path | None = None) -> nn.Module:
+    """The network or supernet ``config.model`` names, freshly initialised (weights are loaded by the caller).
+
+    ``model.name`` may be a registered name, an arch JSON, a vipnas checkpoint (its architecture), or ``""`` for
+    the architecture of ``load_from``.
+    """
+    from vipnas.data.metadata import get_dataset_info
+    from vipnas.models.checkpoint import read_checkpoint
+    from vipnas.models.pose import build_static
+    from vipnas.models.registry import create_model
+    from vipnas.models.supernet import PoseSupernet
+    from vipnas.space.arch import Arch
+    from vipnas.space.search_space import SearchSpace
+
+    info = get_dataset_info(config.data.dataset)
+    options = {"num_joints": info.num_joints, "input_size": tuple(config.model.input_size), "dataset": info.name}
+    name = config.model.name
+    if not name:
+        if load_from is None:
+            raise ValueError(
+                "model.name is empty, which means 'the architecture of --load-from', but no --load-from given"
+            )
+        name = str(load_from)
+    if name.endswith((".pth", ".pt", ".ckpt")) or (Path(name).is_file() and not name.endswith(".json")):
+        payload = read_checkpoint(name)
+        if payload["kind"] == "supernet":
+            return PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
+        if payload.get("arch") is None:
+            raise ValueError(f"{name}: a network checkpoint needs its arch")
+        return build_static(Arch.from_dict(payload["arch"]), name=payload["metadata"].get("name", "subnet"), **options)
+    return create_model(name, **options)
+
+
+def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augment: bool = True) -> Any:
+    """The training crops with heatmap targets (``augment=False``: the deterministic test crop)."""
+    from vipnas.codec import MSRAHeatmap
+    from vipnas.data.dataset import TopDownDataset
+
+    annotations = _load(config, paths.train_annotations, paths.train_images)
+    if config.data.train_limit:
+        annotations.instances = annotations.instances[: config.data.train_limit]
+    return TopDownDataset(
+        annotations,
+        input_size=(metadata.input_size[1], metadata.input_size[0]),  # the dataset takes (width, height)
+        codec=MSRAHeatmap.for_model(metadata, sigma=config.data.sigma),
+        augment=config.data.augment if augment else AugmentConfig.none(),
+        padding=config.data.padding,
+        mean=metadata.mean,
+        std=metadata.std,
+        seed=config.runtime.seed,
+    )
+
+
+def build_val_dataset(config: Config, metadata: Any, paths: DataPaths) -> tuple[Any, Any]:
+    """Validation crops (ground-truth boxes, with targets for the loss) and, for COCO-style AP, the ground truth
+    restricted to the images used (``data.val_limit`` keeps the first N images and all their persons)."""
+    from vipnas.codec import MSRAHeatmap
+    from vipnas.data.dataset import TopDownDataset
+
+    annotations = _load(config, paths.val_annotations, paths.val_images)
+    ground_truth: Any = paths.val_annotations
+    if config.data.val_limit:
+        kept = set(list(annotations.images)[: config.data.val_limit])
+        annotations.instances = [i for i in annotations.instances if i.image.image_id in kept]
+        if config.data.source != "mpii":
+            ground_truth = json.loads(Path(paths.val_annotations).read_text())
+            ground_truth["images"] = [im for im in ground_truth["images"] if im["id"] in kept]
+            ground_truth["annotations"] = [a for a in ground_truth["annotations"] if a["image_id"] in kept]
+    dataset = TopDownDataset(
+        annotations,
+        input_size=(metadata.input_size[1], metadata.input_size[0]),
+        codec=MSRAHeatmap.for_model(metadata, sigma=config.data.sigma),
+        padding=config.data.padding,
+        mean=metadata.mean,
+        std=metadata.std,
+    )
+    return dataset, ground_truth
+
+
+class TrainSampler(DistributedSampler):
+    """``DistributedSampler`` (shuffled per ``set_epoch``, same permutation on every rank, disjoint shards) that
+    can start in the middle of an epoch, so a resumed run sees exactly the batches the interrupted one would."""
+
+    def __init__(self, dataset: Any, *, num_replicas: int, rank: int, seed: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
+        self.start = 0
+
+    def set_start(self, start: int) -> None:
+        """Skip the first ``start`` indices of this rank's shard in the current epoch."""
+        self.start = int(start)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(super().__iter__())[self.start :])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+class ShardSampler(Sampler[int]):
+    """Indices ``rank, rank + world, ...`` in order: every sample once over all ranks (no padding), for evaluation."""
+
+    def __init__(self, length: int, *, num_replicas: int, rank: int) -> None:
+        self.indices = list(range(rank, length, num_replicas))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def build_calibration_batches(
+    config: Config, metadata: Any, paths: DataPaths, *, num_images: int | None = None, batch_size: int | None = None
+) -> list[torch.Tensor]:
+    """A fixed list of training batches for BN recalibration: the test crops (no augmentation) of a seeded random
+    subset of the training persons, identical on every rank and in every call with the same config."""
+    from vipnas.data.dataset import build_loader
+    from vipnas.engine.batchnorm import collect_batches
+
+    dataset = build_train_dataset(config, metadata, paths, augment=False)
+    count = min(num_images or config.supernet.calibration_images, len(dataset))
+    generator = torch.Generator().manual_seed(config.runtime.seed)
+    subset = torch.utils.data.Subset(dataset, torch.randperm(len(dataset), generator=generator)[:count].tolist())
+    size = batch_size or config.data.val_batch_size
+    loader = build_loader(subset, batch_size=size, num_workers=config.data.num_workers)
+    return collect_batches(loader, (count + size - 1) // size)
+
+
+def build_optimizer(config: Config, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam, AdamW or SGD over every parameter of ``model`` with the base rate ``lr``."""
+    settings = config.optimizer
+    parameters = list(model.parameters())
+    if settings.name == "adam":
+        return torch.optim.Adam(parameters, lr=lr, betas=settings.betas, weight_decay=settings.weight_decay)
+    if settings.name == "adamw":
+        return torch.optim.AdamW(parameters, lr=lr, betas=settings.betas, weight_decay=settings.weight_decay)
+    return torch.optim.SGD(parameters, lr=lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
+
+
+def make_loader(dataset: Any, sampler: Sampler, batch_size: int, config: Config, *, drop_last: bool) -> DataLoader:
+    from vipnas.data.dataset import build_loader
+
+    return build_loader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=config.data.num_workers,
+        seed=config.runtime.seed,
+        drop_last=drop_last,
+        pin_memory=torch.cuda.is_available(),
+    )

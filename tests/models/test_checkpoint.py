@@ -115,7 +115,7 @@ def test_convert_mmpose_lists_mismatches(tmp_path, capsys) -> None:
     )
     error = capsys.readouterr().err
     assert code == 1
-    assert "missing keys (1): backbone.stages.1.3.attention.reduce.weight" in error
+    assert "missing keys (1): backbone.layer5.se.conv1.conv.weight" in error
     assert "unexpected keys (1): backbone.layer99.extra.weight" in error
     assert "head.final_layer.weight: checkpoint (16, 160, 1, 1) vs model (17, 160, 1, 1)" in error
     assert not (tmp_path / "o.pth").exists()

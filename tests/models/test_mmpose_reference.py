@@ -179,11 +179,6 @@ def test_wrong_shape_is_named(name, key, tmp_path):
     assert "shape" in message and _names_key(message, key, name), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="convert_mmpose_checkpoint reports keys under vipnas's module names "
-    "(e.g. backbone.stages.1.1.middle.bn.running_mean), not the checkpoint's own MMPose names",
-)
 def test_error_names_the_checkpoint_key_itself(tmp_path):
     key = "backbone.layer3.depthwise_conv.bn.running_mean"
     state = build_reference("s_vipnas_mbv3").state_dict()

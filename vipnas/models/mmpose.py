@@ -45,32 +45,39 @@ def _block_index(arch: Arch) -> list[tuple[int, int]]:
     return [(stage, block) for stage, s in enumerate(arch.stages) for block in range(s.depth)]
 
 
+def _rename_from_mmpose(key: str, arch: Arch, blocks: list[tuple[int, int]]) -> str | None:
+    """vipnas's name for one MMPose key (``None`` for keys that carry no weights of the network)."""
+    if key.startswith("module."):
+        key = key[len("module.") :]
+    if key.startswith(_IGNORED_PREFIXES):
+        return None
+    if key.startswith("keypoint_head."):
+        key = "head." + key[len("keypoint_head.") :]
+    if not key.startswith("backbone."):
+        return key
+    rest = key[len("backbone.") :]
+    if arch.family == "resnet":
+        rest = re.sub(r"^layer(\d+)\.", lambda m: f"stages.{int(m.group(1)) - 1}.", rest)
+        rules = _RESNET_RULES
+    else:
+        match = re.match(r"^layer(\d+)\.", rest)
+        if match and 1 <= int(match.group(1)) <= len(blocks):
+            stage, block = blocks[int(match.group(1)) - 1]
+            rest = f"stages.{stage}.{block}." + rest[match.end() :]
+        rules = _MOBILENET_RULES
+    for pattern, replacement in rules:
+        rest = re.sub(pattern, replacement, rest)
+    return "backbone." + rest
+
+
 def from_mmpose_keys(state: dict[str, torch.Tensor], arch: Arch) -> dict[str, torch.Tensor]:
     """Rename an MMPose state dict (0.x or 1.x) to vipnas's module names for ``arch``'s family."""
     blocks = _block_index(arch)
     converted: dict[str, torch.Tensor] = {}
     for key, value in state.items():
-        if key.startswith("module."):
-            key = key[len("module.") :]
-        if key.startswith(_IGNORED_PREFIXES):
-            continue
-        if key.startswith("keypoint_head."):
-            key = "head." + key[len("keypoint_head.") :]
-        if key.startswith("backbone."):
-            rest = key[len("backbone.") :]
-            if arch.family == "resnet":
-                rest = re.sub(r"^layer(\d+)\.", lambda m: f"stages.{int(m.group(1)) - 1}.", rest)
-                rules = _RESNET_RULES
-            else:
-                match = re.match(r"^layer(\d+)\.", rest)
-                if match and 1 <= int(match.group(1)) <= len(blocks):
-                    stage, block = blocks[int(match.group(1)) - 1]
-                    rest = f"stages.{stage}.{block}." + rest[match.end() :]
-                rules = _MOBILENET_RULES
-            for pattern, replacement in rules:
-                rest = re.sub(pattern, replacement, rest)
-            key = "backbone." + rest
-        converted[key] = value
+        new = _rename_from_mmpose(key, arch, blocks)
+        if new is not None:
+            converted[new] = value
     return converted
 
 
@@ -112,18 +119,25 @@ def convert_mmpose_state_dict(
     """
     if model.arch is None:
         raise ValueError("the target model has no arch; MMPose conversion needs one of the ViPNAS/SBL families")
-    converted = from_mmpose_keys({k: v for k, v in state.items() if isinstance(v, torch.Tensor)}, model.arch)
+    blocks = _block_index(model.arch)
+    converted: dict[str, torch.Tensor] = {}
+    original: dict[str, str] = {}  # vipnas name -> the checkpoint's own name, for error messages
+    for key, value in state.items():
+        new = _rename_from_mmpose(key, model.arch, blocks) if isinstance(value, torch.Tensor) else None
+        if new is not None:
+            converted[new], original[new] = value, key
     expected = model.state_dict()
     # checkpoints from before PyTorch 0.4.1 have no BatchNorm step counters; they carry no information
     missing = [k for k in expected if k not in converted and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in converted if k not in expected]
+    unexpected = [original[k] for k in converted if k not in expected]
     mismatched = [
-        f"{k}: checkpoint {tuple(converted[k].shape)} vs model {tuple(expected[k].shape)}"
+        f"{original[k]}: checkpoint {tuple(converted[k].shape)} vs model {tuple(expected[k].shape)}"
         for k in converted
         if k in expected and converted[k].shape != expected[k].shape
     ]
     if missing or unexpected or mismatched:
-        lines = [f"{source} does not match {model.metadata.name}:"]
+        missing = list(to_mmpose_keys(dict.fromkeys(missing), model.arch))  # named as MMPose 1.x names them
+        lines = [f"{source} does not match {model.metadata.name} (keys as MMPose names them):"]
         for title, items in (
             ("missing keys", missing),
             ("unexpected keys", unexpected),

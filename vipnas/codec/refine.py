@@ -88,6 +88,13 @@ def gaussian_kernel_1d(size: int) -> np.ndarray:
     return kernel / kernel.sum()
 
 
+def _convolution_matrix(size: int, kernel: np.ndarray) -> np.ndarray:
+    """(size, size) matrix C with ``C @ v`` = ``v`` convolved with ``kernel`` under zero padding, same length."""
+    radius = len(kernel) // 2
+    offset = np.arange(size)[None, :] - np.arange(size)[:, None]  # column - row
+    return np.where(np.abs(offset) <= radius, kernel[np.clip(offset + radius, 0, 2 * radius)], 0.0)
+
+
 def modulate_heatmaps(heatmaps: np.ndarray, kernel_size: int = 11) -> np.ndarray:
     """DARK's distribution modulation: Gaussian blur with zero padding, then rescale each map to its old maximum.
 
@@ -99,19 +106,18 @@ def modulate_heatmaps(heatmaps: np.ndarray, kernel_size: int = 11) -> np.ndarray
         kernel_size: odd blur kernel size.
 
     Returns:
-        (..., H, W) float64 modulated maps (a new array).
+        (..., H, W) float32 modulated maps (a new array).
     """
     kernel = gaussian_kernel_1d(kernel_size)
-    border = kernel_size // 2
     *lead, height, width = heatmaps.shape
-    maps = np.asarray(heatmaps, dtype=np.float64).reshape(-1, height, width)
-    padded = np.pad(maps, ((0, 0), (border, border), (border, border)))
-    rows = sum(kernel[i] * padded[:, :, i : i + width] for i in range(kernel_size))  # (M, H + 2b, W)
-    blurred = sum(kernel[i] * rows[:, i : i + height, :] for i in range(kernel_size))  # (M, H, W)
+    maps = np.asarray(heatmaps, dtype=np.float32).reshape(-1, height, width)
+    # A zero-padded convolution is a product with a banded matrix on each side; float32 as OpenCV's blur.
+    rows = _convolution_matrix(height, kernel).astype(np.float32)
+    columns = _convolution_matrix(width, kernel).astype(np.float32)
+    blurred = rows @ maps @ columns.T  # (M, H, W)
     old_max = maps.reshape(maps.shape[0], -1).max(axis=1)
     new_max = blurred.reshape(maps.shape[0], -1).max(axis=1)
-    safe = new_max != 0
-    factor = np.divide(old_max, new_max, out=np.ones_like(old_max), where=safe)
+    factor = np.divide(old_max, new_max, out=np.ones_like(old_max), where=new_max != 0)
     blurred *= factor[:, None, None]
     return blurred.reshape(*lead, height, width)
 

@@ -51,7 +51,7 @@ def run_inference(
         if info is None:
             from vipnas.data.metadata import get_dataset_info
 
-            info = get_dataset_info(model.metadata.dataset)
+            info = get_dataset_info(str(getattr(model, "metadata").dataset))  # noqa: B009
         flip_index = info.flip_index()
     if shift_heatmap is None:
         shift_heatmap = not isinstance(codec, UDPHeatmap)

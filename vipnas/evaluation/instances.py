@@ -186,7 +186,7 @@ def oks_nms(
         Indices of the kept poses, best first.
     """
     order = _descending(scores)
-    keep = []
+    keep: list[int] = []
     while len(order) > 0:
         best = order[0]
         keep.append(best)
@@ -213,7 +213,8 @@ def soft_oks_nms(
     """
     order = _descending(scores)
     current = np.asarray(scores, dtype=np.float64)[order]
-    keep, kept_scores = [], []
+    keep: list[int] = []
+    kept_scores: list[float] = []
     while len(order) > 0 and len(keep) < max_detections:
         best = order[0]
         keep.append(best)

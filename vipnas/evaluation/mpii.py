@@ -84,7 +84,9 @@ def mpii_pckh(
         total = annotated[counted].sum()
         metrics[key] = float(100.0 * correct[counted].sum() / total) if total else float("nan")
     pckh = per_joint["PCKh"]
-    table = {group: float(np.mean([pckh[index[name]] for name in names])) for group, names in _GROUPS.items()}
+    table: dict[str, Any] = {
+        group: float(np.mean([pckh[index[name]] for name in names])) for group, names in _GROUPS.items()
+    }
     table.update(metrics)
     table["joint_pckh"] = {name: float(pckh[i]) for name, i in index.items()}
     return table
@@ -157,12 +159,12 @@ def evaluate_mpii(
             f"predictions: need exactly one prediction per record of {path} ({count}); "
             f"got {len(ids)} for {len(np.unique(ids))} records, missing e.g. {missing[:5]}"
         )
-    official = None
+    official: tuple[np.ndarray, np.ndarray] | None = None
     if isinstance(head_boxes, np.ndarray):
         boxes = head_boxes.astype(np.float64).reshape(count, 2, 2)
     elif head_boxes is not None:
         boxes, official_joints, official_visible = load_mpii_head_boxes(head_boxes, count)
-        if official_joints is not None:
+        if official_joints is not None and official_visible is not None:
             official = (official_joints, official_visible)
     elif all("head_box" in record for record in records):
         boxes = np.asarray([record["head_box"] for record in records], dtype=np.float64).reshape(count, 2, 2)

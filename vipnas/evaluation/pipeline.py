@@ -51,7 +51,6 @@ def evaluate_predictions(
         Metrics keyed by name (``AP``...; ``Head`` ... ``Total``; ``PCKh``, ``PCKh@0.1``).
     """
     info = get_dataset_info(dataset)
-    options = {"nms": nms, "nms_threshold": nms_threshold, "keypoint_threshold": keypoint_threshold}
     if info.name == "MPII":
         metrics = evaluate_mpii(annotation, predictions, head_boxes)
         if out_dir is not None:
@@ -60,10 +59,19 @@ def evaluate_predictions(
     if info.name == "POSETRACK18" and Path(annotation).is_dir():
         if out_dir is None:
             with tempfile.TemporaryDirectory(prefix="vipnas-posetrack-") as folder:
-                return evaluate_posetrack(annotation, predictions, folder, **options)
-        return evaluate_posetrack(annotation, predictions, Path(out_dir) / "posetrack_predictions", **options)
+                return evaluate_posetrack(
+                    annotation, predictions, folder, nms=nms, nms_threshold=nms_threshold,
+                    keypoint_threshold=keypoint_threshold,
+                )  # fmt: skip
+        return evaluate_posetrack(
+            annotation, predictions, Path(out_dir) / "posetrack_predictions", nms=nms, nms_threshold=nms_threshold,
+            keypoint_threshold=keypoint_threshold,
+        )  # fmt: skip
     results_file = Path(out_dir) / "keypoints.json" if out_dir is not None else None
-    return evaluate_coco(annotation, predictions, info.name, results_file=results_file, **options)
+    return evaluate_coco(
+        annotation, predictions, info.name, results_file=results_file, nms=nms, nms_threshold=nms_threshold,
+        keypoint_threshold=keypoint_threshold,
+    )  # fmt: skip
 
 
 def write_mpii_predictions(path: str | Path, annotation: str | Path, predictions: PosePredictions) -> None:

@@ -249,14 +249,14 @@ def posetrack_joint_ap(gt_videos: Sequence[list[_Frame]], pred_videos: Sequence[
             gt_count += np.sum([g.present for g in gt], axis=0) if gt else 0
     ap = np.zeros(joints)
     for j in range(joints):
-        scores = np.concatenate(all_scores[j]) if all_scores[j] else np.zeros(0)
-        if len(scores) == 0:
+        ranked = np.concatenate(all_scores[j]) if all_scores[j] else np.zeros(0)
+        if len(ranked) == 0:
             continue  # poseval leaves AP at 0 when a joint has no prediction
-        labels = np.concatenate(all_labels[j])[scores.argsort()[::-1]]
-        true_positives = np.cumsum(labels)
+        hits = np.concatenate(all_labels[j])[ranked.argsort()[::-1]]
+        true_positives = np.cumsum(hits)
         with np.errstate(divide="ignore", invalid="ignore"):
             recall = true_positives / gt_count[j]
-        precision = true_positives / np.arange(1, len(labels) + 1)
+        precision = true_positives / np.arange(1, len(hits) + 1)
         with np.errstate(invalid="ignore"):
             ap[j] = _voc_ap(recall, precision) * 100
     return ap

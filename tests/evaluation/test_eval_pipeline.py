@@ -26,8 +26,11 @@ class CentreBlob(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.metadata = ModelMetadata(name="centre_blob")
-        ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(48.0), indexing="ij")
-        self.register_buffer("blob", torch.exp(-((xs - 24) ** 2 + (ys - 32) ** 2) / 8))
+        # Mirror-symmetric to the last bit by construction (vectorised exp may round equal inputs differently
+        # in different SIMD lanes, and the quarter-pixel refinement would turn that into a 1/4 px shift).
+        values = np.exp(-(np.arange(33.0) ** 2) / 8)
+        rows, columns = values[np.abs(np.arange(64) - 32)], values[np.abs(np.arange(48) - 24)]
+        self.register_buffer("blob", torch.from_numpy(np.outer(rows, columns)).float())
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.blob.expand(len(images), 17, 64, 48) * images.new_ones(1)

@@ -83,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flush_subnormals() -> None:
+    """Treat subnormal floats as zero on the CPU (FTZ/DAZ). The paper's N(0, 0.001) initialisation makes
+    activations of young networks shrink into subnormal range, which x86 CPUs process tens of times slower; a
+    value below 1e-38 changes nothing a pose network computes."""
+    import torch
+
+    torch.set_flush_denormal(True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -97,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    _flush_subnormals()
     try:
         return int(args._module.run(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, KeyError) as error:

@@ -279,7 +279,7 @@ def _all_keys(cls: type, prefix: str = "") -> list[str]:
     keys = []
     for name, kind in typing.get_type_hints(cls).items():
         keys.append(prefix + name)
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             keys += _all_keys(kind, f"{prefix}{name}.")
     return keys
 
@@ -339,7 +339,7 @@ def _build(cls: type, values: dict[str, Any], prefix: str, where: str) -> Any:
         if key not in hints:
             raise _unknown(prefix + key, cls, where, section=isinstance(value, dict))
         kind = hints[key]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             if not isinstance(value, dict):
                 raise TypeError(f"{where}: config key {prefix + key!r} is a section; give a mapping, got {value!r}")
             kwargs[key] = _build(kind, value, f"{prefix}{key}.", where)

@@ -94,8 +94,8 @@ def recalibrate_bn(
 
 
 def _recalibrate(model: nn.Module, batches: Sequence[Any], device: torch.device | str | None) -> nn.Module:
-    norms = [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
-    sums: dict[nn.Module, list[Any]] = {}  # module -> [images seen, Σ n·mean, Σ n·var] in float64
+    norms: list[Any] = [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
+    sums: dict[Any, list[Any]] = {}  # module -> [images seen, Σ n·mean, Σ n·var] in float64
 
     def record(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
         x = inputs[0].double()  # (N, C, H, W)
@@ -143,7 +143,7 @@ def frozen_bn_stats(model: nn.Module, frozen: bool = True) -> Iterator[None]:
     if not frozen:
         yield
         return
-    norms = [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
+    norms: list[Any] = [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
     saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
     for m in norms:
         m.momentum = 0.0

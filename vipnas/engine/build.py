@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -113,7 +113,11 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
     from vipnas.space.search_space import SearchSpace
 
     info = get_dataset_info(config.data.dataset)
-    options = {"num_joints": info.num_joints, "input_size": tuple(config.model.input_size), "dataset": info.name}
+    options: dict[str, Any] = {
+        "num_joints": info.num_joints,
+        "input_size": config.model.input_size,
+        "dataset": info.name,
+    }
     name = config.model.name
     if not name:
         if load_from is None:
@@ -142,7 +146,7 @@ def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augm
     return TopDownDataset(
         annotations,
         input_size=(metadata.input_size[1], metadata.input_size[0]),  # the dataset takes (width, height)
-        codec=MSRAHeatmap.for_model(metadata, sigma=config.data.sigma),
+        codec=cast(Any, MSRAHeatmap.for_model(metadata, sigma=config.data.sigma)),
         augment=config.data.augment if augment else AugmentConfig.none(),
         padding=config.data.padding,
         mean=metadata.mean,
@@ -169,7 +173,7 @@ def build_val_dataset(config: Config, metadata: Any, paths: DataPaths) -> tuple[
     dataset = TopDownDataset(
         annotations,
         input_size=(metadata.input_size[1], metadata.input_size[0]),
-        codec=MSRAHeatmap.for_model(metadata, sigma=config.data.sigma),
+        codec=cast(Any, MSRAHeatmap.for_model(metadata, sigma=config.data.sigma)),
         padding=config.data.padding,
         mean=metadata.mean,
         std=metadata.std,

@@ -139,30 +139,35 @@ def all_reduce_gradients(parameters: list[torch.nn.Parameter]) -> int:
 
     Parameters without a gradient (blocks that elastic depth skipped) keep ``grad = None`` — the optimizer then
     leaves them alone exactly as in a single process. That set is the same on every rank because every rank runs
-    the same archs; a count of the gradients is reduced along with them and a mismatch raises.
+    the same archs; a tiny all-reduce of (count, size) checks it first, so a mismatch raises instead of hanging or
+    mixing up gradients.
 
     Raises:
         RuntimeError: ranks disagree on which parameters have gradients (they ran different archs).
     """
-    with_grad = [p for p in parameters if p.grad is not None]
+    grads = [p.grad for p in parameters if p.grad is not None]
     world = get_world_size()
     if world == 1:
-        return len(with_grad)
-    grads = [p.grad for p in with_grad]
-    count = torch.tensor([float(len(grads))], device=parameters[0].device)
-    flat = torch.cat([g.reshape(-1).float() for g in grads] + [count])  # one message: gradients, then the count
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-    if round(flat[-1].item()) != world * len(grads):
+        return len(grads)
+    device = parameters[0].device
+    shape = torch.tensor([len(grads), sum(g.numel() for g in grads)], dtype=torch.float64, device=device)
+    extremes = torch.cat([shape, -shape])
+    dist.all_reduce(extremes, op=dist.ReduceOp.MAX)  # (max count, max size, -min count, -min size)
+    if not torch.equal(extremes[:2], -extremes[2:]):
         raise RuntimeError(
-            f"rank {get_rank()}: {len(grads)} parameters have gradients here but the ranks total {flat[-1].item():.0f}"
-            f" over {world} processes: ranks ran different sub-networks (archs must come from the shared seed)"
+            f"rank {get_rank()}: {len(grads)} parameters have gradients here, but between {-extremes[2].item():.0f} "
+            f"and {extremes[0].item():.0f} on other ranks: ranks ran different sub-networks (archs must come from "
+            "the shared seed)"
         )
-    flat = flat[:-1].div_(world)
+    if not grads:
+        return 0
+    flat = torch.cat([g.reshape(-1) for g in grads])  # one message for the whole model
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat.div_(world)
     offset = 0
     for grad in grads:
-        size = grad.numel()
-        grad.copy_(flat[offset : offset + size].view_as(grad))
-        offset += size
+        grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+        offset += grad.numel()
     return len(grads)
 
 

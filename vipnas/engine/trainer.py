@@ -157,7 +157,7 @@ class Trainer:
         paths = prepare_data(config, is_main=info.is_main)
         barrier()  # other ranks read what rank 0 may have just generated
         self.paths = paths
-        self.model = build_model(config, load_from)
+        self.model: Any = build_model(config, load_from)  # a PoseNetwork or a PoseSupernet
         if load_from is not None:
             self.logger.info(load_weights(self.model, load_from))
         self.model.to(self.device).train()

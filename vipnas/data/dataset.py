@@ -183,12 +183,6 @@ class TopDownDataset(Dataset):
         return self.make_sample(instance, image, params)
 
 
-def _init_worker(worker_id: int) -> None:
-    # Loader workers already run in parallel: nested OpenCV/torch threads only contend for the cores.
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-
-
 def build_loader(
     dataset: Dataset,
     *,
@@ -205,7 +199,8 @@ def build_loader(
     """A ``DataLoader`` yielding :class:`~vipnas.data.sample.Batch` objects.
 
     The shuffle order comes from a ``torch.Generator`` seeded with ``seed`` (pass a ``DistributedSampler`` as
-    ``sampler`` for multi-process training); worker processes use one OpenCV/torch thread each.
+    ``sampler`` for multi-process training). Workers are forked and keep OpenCV's default threads: calling
+    ``cv2.setNumThreads`` in a forked worker can deadlock once the parent has used OpenCV's thread pool.
     """
     generator = torch.Generator()
     generator.manual_seed(seed)
@@ -218,7 +213,6 @@ def build_loader(
         collate_fn=collate,
         drop_last=drop_last,
         pin_memory=pin_memory,
-        worker_init_fn=_init_worker if num_workers > 0 else None,
         persistent_workers=persistent_workers and num_workers > 0,
         generator=generator,
         **kwargs,

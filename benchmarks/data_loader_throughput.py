@@ -12,6 +12,7 @@ paper's 256×192 input and at the smaller 128×96 SynthPose preset. For comparis
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -77,10 +78,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--batches", type=int, default=20, help="timed batches per setting")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=2, help="timed training steps (0: skip)")
+    parser.add_argument("--steps", type=int, default=0, help="timed training steps after one warm-up (0: skip)")
     parser.add_argument("--train-batch", type=int, default=16, help="batch of the timed training step")
     args = parser.parse_args()
     start = header("data loader throughput")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{value:.1f}" for value in os.getloadavg()))
     with tempfile.TemporaryDirectory() as folder:
         synthpose.generate(folder, images=args.images, seed=0, progress=False, val_fraction=0.0)
         annotations = synthpose.load(Path(folder), "train")

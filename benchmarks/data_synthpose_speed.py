@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     args = parser.parse_args()
     start = header("SynthPose generation speed")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{value:.1f}" for value in os.getloadavg()))
     print(f"workers: {args.workers}")
     with tempfile.TemporaryDirectory() as folder:
         for label, images, videos in (("images", args.images, 0), ("video frames", 0, args.videos)):

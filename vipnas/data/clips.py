@@ -83,7 +83,7 @@ class ClipDataset(TopDownDataset):
         for field in dataclasses.fields(Sample):
             items = [getattr(sample, field.name) for sample in samples]
             if field.name in ("image", "heatmaps", "target_weight"):
-                values[field.name] = torch.stack(items)
+                values[field.name] = torch.from_numpy(np.stack([item.numpy() for item in items]))
             elif field.name == "image_path":
                 values[field.name] = items
             elif field.name == "track_id":

@@ -136,7 +136,8 @@ def collate(samples: list[Sample]) -> Batch:
     for field in fields(Sample):
         items = [getattr(sample, field.name) for sample in samples]
         if field.name in ("image", "heatmaps", "target_weight"):
-            values[field.name] = torch.stack(items)
+            # numpy's single-threaded copy: torch.stack's intra-op threads stall when the cores are busy.
+            values[field.name] = torch.from_numpy(np.stack([item.numpy() for item in items]))
         elif field.name == "image_path":
             values[field.name] = items
         else:

@@ -8,7 +8,7 @@ from pathlib import Path
 HELP = "draw a grid of dataset images, or of network-input crops, with their annotated skeletons to a PNG"
 EXAMPLES = [
     "vipnas contact-sheet data/synthpose --out sheet.png",
-    "vipnas contact-sheet data/synthpose --split train --videos --count 8 --out video_sheet.png",
+    "vipnas contact-sheet data/synthpose --split train --videos --in-order --count 8 --out video_sheet.png",
     "vipnas contact-sheet ../shared/real_samples/coco/test_coco.json --out coco.png --crops --augment",
     "vipnas contact-sheet ../shared/real_samples/posetrack18/annotations/val --out posetrack.png",
 ]
@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", type=int, default=4, help="tiles per row (default 4)")
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels for whole images (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="which samples to show")
+    parser.add_argument("--in-order", action="store_true", help="show the first images in file order (video frames)")
     parser.add_argument("--crops", action="store_true", help="show top-down network-input crops instead of images")
     parser.add_argument("--augment", action="store_true", help="with --crops: apply the training augmentation")
     parser.add_argument("--input-size", type=int, nargs=2, default=(192, 256), metavar=("W", "H"), help="crop size")
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.source}: no annotated person to draw")
         sheet = tile_grid(tiles, min(args.columns, len(tiles)))
     else:
-        sheet = contact_sheet(annotations, count=args.count, columns=args.columns, tile_size=args.tile, seed=args.seed)
+        seed = None if args.in_order else args.seed
+        sheet = contact_sheet(annotations, count=args.count, columns=args.columns, tile_size=args.tile, seed=seed)
     ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"PNG encoding of a {sheet.shape} sheet failed")

@@ -182,10 +182,10 @@ def load_coco(
     for index, annotation in enumerate(data["annotations"]):
         where = f"{path}: annotation id {annotation.get('id', '?')} (annotations[{index}])"
         require(annotation, ("image_id",), where)
-        image = images.get(int(annotation["image_id"]))
-        if image is None:
+        owner = images.get(int(annotation["image_id"]))
+        if owner is None:
             raise ValueError(f"{where}: image_id {annotation['image_id']} is not in the file's images")
-        instance = instance_from_annotation(annotation, image, info, where, skip_empty=skip_empty)
+        instance = instance_from_annotation(annotation, owner, info, where, skip_empty=skip_empty)
         if instance is not None:
             instances.append(instance)
     return PoseAnnotations(info, path, images, instances, group_videos(images.values()))

@@ -13,6 +13,9 @@ import numpy as np
 
 __all__ = ["encode_jpeg", "read_image", "read_json", "write_bytes_atomic", "write_json_atomic"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def read_json(path: str | Path) -> Any:
     """Load a JSON file.
@@ -60,6 +63,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -71,10 +71,10 @@ def load_posetrack_videos(
         for index, annotation in enumerate(data["annotations"]):
             where = f"{path}: annotation id {annotation.get('id', '?')} (annotations[{index}])"
             require(annotation, ("image_id", "keypoints"), where)
-            image = frames.get(int(annotation["image_id"]))
-            if image is None:
+            frame = frames.get(int(annotation["image_id"]))
+            if frame is None:
                 raise ValueError(f"{where}: image_id {annotation['image_id']} is not a frame of this video file")
-            instance = instance_from_annotation(annotation, image, info, where, skip_empty=skip_empty)
+            instance = instance_from_annotation(annotation, frame, info, where, skip_empty=skip_empty)
             if instance is not None:
                 instances.append(instance)
     source_path = Path(source) if isinstance(source, (str, Path)) else files[0].parent

@@ -255,8 +255,8 @@ def generate(
     try:
         for split_index, split in enumerate(("train", "val")):
             if images:
-                tasks = [(layout.root, split, index, seed) for index in range(image_counts[split])]
-                _write_images(layout, split, pool.map(_image_task, tasks, 1), seed, split_index)
+                image_tasks = [(layout.root, split, index, seed) for index in range(image_counts[split])]
+                _write_images(layout, split, pool.map(_image_task, image_tasks, 1), seed, split_index)
             if videos:
                 first = 1 + (video_counts["train"] if split == "val" else 0)
                 tasks = [
@@ -280,7 +280,9 @@ def generate(
 
 
 def _write_images(layout: SynthPoseLayout, split: str, results: list[dict], seed: int, split_index: int) -> None:
-    images, annotations, detections = [], [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    detections: list[dict[str, Any]] = []
     rng = np.random.default_rng((seed, 2, split_index))
     for index, result in enumerate(results):
         image_id = index + 1

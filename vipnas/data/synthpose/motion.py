@@ -19,7 +19,7 @@ ACTIVITIES = ("walk", "wave", "turn", "jump", "exercise")
 _STILL = ("stand", "walk", "arms_up", "wave", "reach", "sit", "crouch", "kick", "random")
 
 
-def _set(pose: np.ndarray, **angles: float) -> np.ndarray:
+def _set(pose: np.ndarray, **angles: float | np.ndarray) -> np.ndarray:
     for name, value in angles.items():
         pose[..., INDEX[name]] = value
     return pose

@@ -333,8 +333,12 @@ def _draw_head(canvas: Canvas, skeleton: Skeleton, clothing: Clothing, person: i
     for eye in ("left_eye", "right_eye"):
         if normals[eye] > 0.2:
             label = person_label(person, eye)
-            _draw_ellipse(canvas, points[eye], (eye_radius * 1.2, eye_radius), np.float32([235, 235, 230]), label)
-            _draw_ellipse(canvas, points[eye], (eye_radius * 0.6, eye_radius * 0.6), np.float32([30, 25, 20]), label)
+            _draw_ellipse(
+                canvas, points[eye], (eye_radius * 1.2, eye_radius), np.array([235, 235, 230], np.float32), label
+            )
+            _draw_ellipse(
+                canvas, points[eye], (eye_radius * 0.6, eye_radius * 0.6), np.array([30, 25, 20], np.float32), label
+            )
     if normals["nose"] > -0.15:
         nose = max(0.13 * radius, MIN_RADIUS)
         _draw_ellipse(canvas, points["nose"], (nose, nose * 1.2), skin * 0.72, person_label(person, "nose"))
@@ -379,14 +383,14 @@ def draw_person(
     arm, leg = shape.arm_width * height, shape.leg_width * height
     sleeve = clothing.shirt if clothing.long_sleeves else clothing.skin
     shin_color = clothing.pants if clothing.long_pants else clothing.skin
-    ops = []  # (depth, order, kind, arguments)
+    ops: list[tuple[float, int, str, tuple]] = []  # (depth, order, kind, arguments)
 
     def limb(part: str, start: str, end: str, radii: tuple[float, float], color, texture, bias: float) -> None:
         depth = (z[start] + z[end]) / 2 + bias * height
         ops.append((depth, len(ops), "limb", (part, start, end, radii, color, texture)))
 
     shoulders_hips = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
-    ops.append((np.mean([z[name] for name in shoulders_hips]) - 0.01 * height, 0, "torso", ()))
+    ops.append((float(np.mean([z[name] for name in shoulders_hips])) - 0.01 * height, 0, "torso", ()))
     limb("neck", "neck", "head", (0.42 * shape.head_radius * height,) * 2, clothing.skin, None, -0.04)
     ops.append((z["head"] + 0.01 * height, len(ops), "head", ()))
     for side in ("left", "right"):

@@ -278,8 +278,8 @@ def render_video(rng: np.random.Generator, width: int, height: int, frames: int,
     occluders = []
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.2, 0.4, 0.3, 0.1]))):
         kind = int(rng.integers(3))
-        size = (
-            rng.uniform([0.05, 0.3], [0.2, 1.2]) * [width, height]
+        occluder_size = (
+            rng.uniform([0.05, 0.3], [0.2, 1.2]) * np.array([width, height])
             if kind < 2
             else np.full(2, rng.uniform(0.06, 0.2) * height)
         )
@@ -287,7 +287,7 @@ def render_video(rng: np.random.Generator, width: int, height: int, frames: int,
         speed = rng.uniform(2.0, 9.0) * (2.5 if kind == 2 else 1.0)
         begin = rng.uniform(0, frames)  # frame at which it crosses the frame centre
         occluders.append(
-            (kind, size, direction, speed, begin, rng.uniform(0.2, 0.8) * height, int(rng.integers(1 << 30)))
+            (kind, occluder_size, direction, speed, begin, rng.uniform(0.2, 0.8) * height, int(rng.integers(1 << 30)))
         )
     lighting, light = Lighting.sample(rng), float(rng.uniform(-1, 1))
     flicker = rng.uniform(0, 0.15)
@@ -323,9 +323,9 @@ def render_video(rng: np.random.Generator, width: int, height: int, frames: int,
             previous[index] = skeleton.points
             extent = draw_person(canvas, skeleton, track.shape, track.clothing, int(index), light=light, motion=moved)
             drawn.append((int(index), skeleton, extent))
-        for kind, size, direction, speed, begin, y, seed in occluders:
+        for kind, occluder_size, direction, speed, begin, y, seed in occluders:
             x = width / 2 + direction * speed * (frame - begin)
-            draw_occluder(canvas, np.random.default_rng(seed), np.array([x, y]), size, kind)
+            draw_occluder(canvas, np.random.default_rng(seed), np.array([x, y]), occluder_size, kind)
         people = []
         for index, skeleton, extent in drawn:
             truth = annotate(canvas, skeleton, index, extent, joints)

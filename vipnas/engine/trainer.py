@@ -326,6 +326,9 @@ class Trainer:
                 if done or epoch_end:
                     break
                 tick = time.perf_counter()
+            else:  # the loader ran dry before the epoch's last iteration (cannot happen with drop_last batches)
+                self.logger.warning("epoch %d ended after %d iterations", self.epoch, self.iter_in_epoch)
+                self.epoch, self.iter_in_epoch = self.epoch + 1, 0
         bar.close()
         if runtime.validate and validated_at != self.iteration and self.iteration > 0:  # resumed at the very end
             self.validate()
@@ -482,7 +485,7 @@ class Trainer:
 
     def _log_train(self, window: dict[str, list[float]], bar: tqdm) -> None:
         names = sorted(window)
-        means = torch.tensor([float(np.mean(window[n])) for n in names], dtype=torch.float64)
+        means = torch.tensor([float(np.mean(window[n])) for n in names], dtype=torch.float64, device=self.device)
         all_reduce_mean(means)  # every rank's losses, not only rank 0's
         values = dict(zip(names, means.tolist(), strict=True))
         per_step = values["iter_time"]

@@ -75,11 +75,11 @@ class Validator:
     @torch.no_grad()
     def loss(self, model: nn.Module) -> float:
         """Mean target-weighted heatmap MSE over the validation crops (all ranks together)."""
-        totals = torch.zeros(2, dtype=torch.float64)  # (Σ loss · n, n)
+        totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # (Σ loss · n, n); nccl needs the GPU
         for batch in self.loader:
             heatmaps = model(batch.image.to(self.device))  # (N, K, h, w)
             loss = keypoint_mse_loss(heatmaps, batch.heatmaps.to(self.device), batch.target_weight.to(self.device))
-            totals += torch.tensor([loss.item() * len(batch), len(batch)], dtype=torch.float64)
+            totals += torch.tensor([loss.item() * len(batch), len(batch)], dtype=torch.float64, device=self.device)
         all_reduce_sum(totals)
         return float(totals[0] / totals[1])
 

@@ -33,6 +33,26 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
+def zero_prediction_loss(work_dir: Path) -> float:
+    """Validation loss of a network that predicts all-zero heatmaps (where training starts from)."""
+    import torch
+
+    from vipnas.config import load_config
+    from vipnas.engine.build import build_val_dataset, prepare_data
+    from vipnas.engine.losses import keypoint_mse_loss
+    from vipnas.models.metadata import ModelMetadata
+
+    config = load_config(work_dir / "config.yaml")
+    metadata = ModelMetadata(name="baseline", input_size=config.model.input_size)
+    dataset, _ = build_val_dataset(config, metadata, prepare_data(config, is_main=False))
+    losses = []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        zeros = torch.zeros_like(sample.heatmaps)[None]
+        losses.append(keypoint_mse_loss(zeros, sample.heatmaps[None], sample.target_weight[None]).item())
+    return sum(losses) / len(losses)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="synthpose_mbv3_supernet")
@@ -78,7 +98,9 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    baseline = zero_prediction_loss(work_dir)
     figure, (loss_axis, ap_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    loss_axis.axhline(baseline, color="gray", linestyle=":", label="all-zero heatmaps")
     for arch, style in (("largest", "-o"), ("smallest", "--s")):
         loss_axis.plot(minutes, [row[f"{arch}/loss"] for row in vals], style, label=f"{arch} sub-network")
         if f"{arch}/AP" in vals[0]:
@@ -89,7 +111,7 @@ def main() -> int:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.suptitle(
-        f"{args.config}: {summary['iteration']} iterations, {torch.get_num_threads()}-thread host, "
+        f"{args.config}: {summary['iteration']} iterations, {os.cpu_count()} logical CPUs, "
         f"{args.threads} training threads",
         fontsize=10,
     )
@@ -103,6 +125,7 @@ def main() -> int:
         f"run: {summary['iteration']} iterations, training {summary['train_time_s'] / 60:.1f} min, "
         f"wall {summary['wall_time_s'] / 60:.1f} min (benchmark runtime {runtime / 60:.1f} min)"
     )
+    print(f"validation loss of all-zero heatmaps: {baseline:.5f}")
     print("\n| iteration | training min | largest loss | smallest loss | largest AP | smallest AP |")
     print("|---:|---:|---:|---:|---:|---:|")
     for row, minute in zip(vals, minutes, strict=True):

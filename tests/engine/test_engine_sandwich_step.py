@@ -120,3 +120,16 @@ def test_bf16_autocast_gradient_clipping_and_autoscaled_lr(tmp_path, overrides) 
     with pytest.raises(ValueError, match=r"fp16.*CUDA"):
         Trainer(load_config("synthpose_mbv3_supernet", overrides(**{"runtime.precision": "fp16"})), SINGLE,
                 work_dir=tmp_path / "fp16")  # fmt: skip
+
+
+def test_validation_on_detector_boxes_uses_the_evaluator(tmp_path, overrides) -> None:
+    from vipnas.engine.build import prepare_data
+    from vipnas.engine.validation import Validator
+
+    config = load_config("synthpose_s_vipnas_mbv3", [*overrides(), "data.val_detections=simulated", "data.val_limit=0"])
+    model = Trainer(config, SINGLE, work_dir=tmp_path).model
+    validator = Validator(config, model.metadata, prepare_data(config), torch.device("cpu"))
+    boxes = validator.ap_loader.dataset.annotations.instances
+    assert boxes and all(box.box_score < 1 for box in boxes)  # scored detector boxes, not ground truth
+    metrics = validator.evaluate(model)
+    assert {"loss", "AP", "AP50", "AR"} <= set(metrics) and model.training

@@ -62,12 +62,18 @@ class SupernetEvaluator:
     @torch.no_grad()
     def __call__(self, arch: Arch) -> dict[str, float]:
         from vipnas.engine.batchnorm import recalibrate_bn
-        from vipnas.evaluation.inference import run_inference
-        from vipnas.evaluation.pipeline import evaluate_predictions
 
         subnet = self.supernet.extract_subnet(arch).eval()
         recalibrate_bn(subnet, None, self.calibration_batches)
-        predictions = run_inference(subnet, self.val_batches, flip=self.flip, flip_index=self.info.flip_index())
+        return self.evaluate_network(subnet)
+
+    @torch.no_grad()
+    def evaluate_network(self, model: torch.nn.Module) -> dict[str, float]:
+        """Metrics of any network (e.g. a fine-tuned subnet) on the same cached validation crops."""
+        from vipnas.evaluation.inference import run_inference
+        from vipnas.evaluation.pipeline import evaluate_predictions
+
+        predictions = run_inference(model.eval(), self.val_batches, flip=self.flip, flip_index=self.info.flip_index())
         with contextlib.redirect_stdout(io.StringIO()):
             metrics = evaluate_predictions(self.info.name, self.ground_truth, predictions)
         return {key: float(value) for key, value in metrics.items()}

@@ -315,6 +315,7 @@ def build_table(
         if same != (runtime, threads, tuple(input_size), num_joints, space.name):
             raise ValueError(f"{out} holds a table for other conditions {same}; choose another --out")
         table.entries = previous.entries
+        table.calibration, table.scale, table.offset_ms = previous.calibration, previous.scale, previous.offset_ms
     units = [
         u for u in space_units(space, num_joints=num_joints, input_size=input_size) if u.key() not in table.entries
     ]

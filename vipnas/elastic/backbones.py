@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import torch
 from torch import nn
 
 from vipnas.elastic.blocks import ElasticBottleneck, ElasticConvNormAct, ElasticMobileBlock, ElasticStage
 from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d
+from vipnas.models.layers import StagedBackbone
 from vipnas.space.arch import Arch, StageArch
 from vipnas.space.family import MOBILENETV3, RESNET
 from vipnas.space.search_space import SearchSpace
@@ -26,7 +26,7 @@ def max_channels_per_group(space: SearchSpace, stage_index: int) -> int:
     )
 
 
-class ElasticResNetBackbone(nn.Module):
+class ElasticResNetBackbone(StagedBackbone):
     """Supernet twin of :class:`vipnas.models.resnet.ResNetBackbone` covering every arch of ``space``."""
 
     def __init__(self, space: SearchSpace) -> None:
@@ -88,16 +88,8 @@ class ElasticResNetBackbone(nn.Module):
                 in_channels = RESNET.output_channels(stage)
         return in_channels
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(x)
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features
 
-
-class ElasticMobileNetV3Backbone(nn.Module):
+class ElasticMobileNetV3Backbone(StagedBackbone):
     """Supernet twin of :class:`vipnas.models.mobilenetv3.MobileNetV3Backbone` covering every arch of ``space``."""
 
     def __init__(self, space: SearchSpace) -> None:
@@ -156,11 +148,3 @@ class ElasticMobileNetV3Backbone(nn.Module):
                 )
                 in_channels = stage.width
         return in_channels
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(x)
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features

@@ -43,6 +43,13 @@ class ElasticModule(nn.Module):
         """A plain ``torch.nn`` module computing the active slice, with copied weights."""
         raise NotImplementedError
 
+    def _check_widths(self, in_channels: int, out_channels: int) -> None:
+        max_in, max_out = self.max_in_channels, self.max_out_channels  # type: ignore[attr-defined]
+        if not 0 < in_channels <= max_in or not 0 < out_channels <= max_out:
+            raise ValueError(
+                f"{type(self).__name__}: active width {in_channels}->{out_channels} exceeds the max {max_in}->{max_out}"
+            )
+
     def _check_input(self, x: torch.Tensor, channels: int) -> None:
         if x.shape[1] != channels:
             raise RuntimeError(
@@ -120,11 +127,7 @@ class ElasticConv2d(ElasticModule):
         """Choose the slice that ``forward`` runs."""
         owner = type(self).__name__
         kernel_size = self.max_kernel_size if kernel_size is None else kernel_size
-        if not 0 < in_channels <= self.max_in_channels or not 0 < out_channels <= self.max_out_channels:
-            raise ValueError(
-                f"{owner}: active width {in_channels}->{out_channels} exceeds the max "
-                f"{self.max_in_channels}->{self.max_out_channels}"
-            )
+        self._check_widths(in_channels, out_channels)
         _check_kernel(kernel_size, self.max_kernel_size, owner)
         _check_groups(in_channels, out_channels, groups, self.weight.shape[1], owner)
         self.in_channels, self.out_channels, self.kernel_size, self.groups = (
@@ -200,11 +203,7 @@ class ElasticConvTranspose2d(ElasticModule):
     def set_active(self, in_channels: int, out_channels: int, kernel_size: int | None = None, groups: int = 1) -> None:
         owner = type(self).__name__
         kernel_size = self.max_kernel_size if kernel_size is None else kernel_size
-        if not 0 < in_channels <= self.max_in_channels or not 0 < out_channels <= self.max_out_channels:
-            raise ValueError(
-                f"{owner}: active width {in_channels}->{out_channels} exceeds the max "
-                f"{self.max_in_channels}->{self.max_out_channels}"
-            )
+        self._check_widths(in_channels, out_channels)
         _check_kernel(kernel_size, self.max_kernel_size, owner)
         deconv_padding(kernel_size)
         # the transposed weight stores output slots per group, so the capacity check is on O/g

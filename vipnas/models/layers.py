@@ -11,7 +11,16 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["GlobalContext", "HardSigmoid", "SqueezeExcite", "conv_norm_act", "make_activation", "make_stem"]
+__all__ = [
+    "GlobalContext",
+    "HardSigmoid",
+    "SqueezeExcite",
+    "StagedBackbone",
+    "check_images",
+    "conv_norm_act",
+    "make_activation",
+    "make_stem",
+]
 
 
 class HardSigmoid(nn.Module):
@@ -122,3 +131,26 @@ class SqueezeExcite(nn.Module):
         scale = x.mean(dim=(2, 3), keepdim=True)  # (N, C, 1, 1)
         scale = self.gate(self.expand(torch.relu(self.reduce(scale))))
         return x * scale
+
+
+class StagedBackbone(nn.Module):
+    """A stem and a list of stages; ``forward`` returns every stage's output (the paper's F1..F4 among them).
+
+    Subclasses (static and elastic, ResNet and MobileNetV3) set ``self.stem`` and ``self.stages``."""
+
+    stem: nn.Module
+    stages: nn.ModuleList
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return features
+
+
+def check_images(x: torch.Tensor) -> None:
+    """Raise a named error unless ``x`` is a batch of RGB images (N, 3, H, W)."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected a batch of RGB images shaped (N, 3, H, W), got {tuple(x.shape)}")

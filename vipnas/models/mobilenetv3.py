@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vipnas.models.layers import SqueezeExcite, conv_norm_act, make_stem
+from vipnas.models.layers import SqueezeExcite, StagedBackbone, conv_norm_act, make_stem
 from vipnas.space.arch import Arch
 from vipnas.space.family import MOBILENETV3, se_channels
 
@@ -57,7 +57,7 @@ class MobileBlock(nn.Module):
         return x + out if self.shortcut else out
 
 
-class MobileNetV3Backbone(nn.Module):
+class MobileNetV3Backbone(StagedBackbone):
     """Stem (3x3 stride-2 conv, BN, h-swish) and six mobile-block stages.
 
     ``forward`` returns the list of the six stage outputs; F1..F4 are stages 2, 3, 5, 6 (strides 4, 8, 16, 32).
@@ -103,11 +103,3 @@ class MobileNetV3Backbone(nn.Module):
             stride *= s
             info.append({"channels": stage.width, "stride": stride})
         return info
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(x)
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features

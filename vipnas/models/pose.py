@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from vipnas.models.head import DeconvHead
+from vipnas.models.layers import check_images
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.mobilenetv3 import MobileNetV3Backbone
 from vipnas.models.resnet import ResNetBackbone
@@ -40,8 +41,7 @@ class PoseNetwork(nn.Module):
         return self.backbone(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected a batch of RGB images shaped (N, 3, H, W), got {tuple(x.shape)}")
+        check_images(x)
         return self.head(self.backbone(x)[-1])
 
 

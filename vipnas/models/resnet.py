@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vipnas.models.layers import GlobalContext, make_stem
+from vipnas.models.layers import GlobalContext, StagedBackbone, make_stem
 from vipnas.space.arch import Arch
 from vipnas.space.family import RESNET, gc_planes
 
@@ -60,7 +60,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNetBackbone(nn.Module):
+class ResNetBackbone(StagedBackbone):
     """Stem (KxK conv stride 2, BN, ReLU, 3x3 max pool stride 2) and four Bottleneck stages.
 
     ``forward`` returns the list of stage outputs (F1..F4, strides 4, 8, 16, 32).
@@ -105,11 +105,3 @@ class ResNetBackbone(nn.Module):
             {"channels": RESNET.output_channels(s), "stride": st}
             for s, st in zip(self.arch.stages, strides, strict=True)
         ]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(x)
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features

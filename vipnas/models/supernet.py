@@ -17,6 +17,7 @@ from torch import nn
 
 from vipnas.elastic.backbones import ElasticMobileNetV3Backbone, ElasticResNetBackbone
 from vipnas.elastic.blocks import ElasticDeconvHead, subnet_state_dict
+from vipnas.models.layers import check_images
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.pose import PoseNetwork, build_static, check_input_size, init_weights
 from vipnas.space.arch import Arch, StageArch
@@ -116,8 +117,7 @@ class PoseSupernet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) normalised RGB -> (N, K, H/4, W/4) heatmaps of the active arch."""
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected a batch of RGB images shaped (N, 3, H, W), got {tuple(x.shape)}")
+        check_images(x)
         return self.head(self.backbone(x)[-1])
 
     # ------------------------------------------------------------------------------------------ extraction

@@ -64,14 +64,21 @@ RESNET50_SPACE = SearchSpace(
 )
 
 
-def _mobile_stage(width: int) -> StageSpace:
+def _mobile_stage(
+    width: int,
+    *,
+    depths: tuple[int, ...] = (2, 3, 4),
+    kernel_sizes: tuple[int, ...] = (3, 5, 7),
+    expand_ratios: tuple[int, ...] = (3, 4, 5, 6),
+    channels_per_group: tuple[int, ...] = (1, 2, 4, 8, 16),
+) -> StageSpace:
     return StageSpace(
-        depths=(2, 3, 4),
+        depths=depths,
         widths=(width,),
-        kernel_sizes=(3, 5, 7),
+        kernel_sizes=kernel_sizes,
         attentions=(False, True),
-        expand_ratios=(3, 4, 5, 6),
-        channels_per_group=(1, 2, 4, 8, 16),
+        expand_ratios=expand_ratios,
+        channels_per_group=channels_per_group,
     )
 
 
@@ -102,14 +109,7 @@ MOBILENETV3_TINY_SPACE = SearchSpace(
     stages=(
         StageSpace(depths=(1,), widths=(8,), kernel_sizes=(3,), attentions=(False, True), channels_per_group=(1, 2)),
         *(
-            StageSpace(
-                depths=(1, 2),
-                widths=(width,),
-                kernel_sizes=(3, 5),
-                attentions=(False, True),
-                expand_ratios=(2, 3),
-                channels_per_group=(1, 2, 4),
-            )
+            _mobile_stage(width, depths=(1, 2), kernel_sizes=(3, 5), expand_ratios=(2, 3), channels_per_group=(1, 2, 4))
             for width in (8, 16, 16, 24, 32)
         ),
     ),

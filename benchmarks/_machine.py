@@ -18,6 +18,11 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def machine() -> str:
+    """One line: CPU, logical cores, operating system."""
+    return f"{cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+
+
 def header(title: str) -> float:
     """Print a benchmark header; returns the start time (``time.perf_counter()``)."""
     import torch

@@ -7,28 +7,12 @@ import copy
 
 import pytest
 import torch
+from conftest import randomize  # the shared O(1) weights and BN statistics (tests/conftest.py)
 from torch import nn
 
 import vipnas
 from vipnas.engine.batchnorm import BATCH_NORMS, collect_batches, frozen_bn_stats, recalibrate_bn
 from vipnas.space import MOBILENETV3_SPACE
-
-
-def _lively(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Weights with O(1) activations and non-trivial BN statistics (the N(0, 0.001) init gives ~0 everywhere)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
-            elif name.endswith(("running_mean", "bias")) or tensor.dim() <= 1:
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1 + (tensor.dim() <= 1) * 1.0)
-            else:
-                fan_in = tensor[0].numel()
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) / fan_in**0.5)
-    return model
 
 
 def _batches(*sizes: int, seed: int = 1) -> list[torch.Tensor]:
@@ -59,7 +43,7 @@ def _reference_statistics(
 
 
 def test_static_recalibration_is_the_exact_average_and_touches_only_running_statistics() -> None:
-    model = _lively(vipnas.create_model(MOBILENETV3_SPACE.smallest(), input_size=(64, 64))).eval()
+    model = randomize(vipnas.create_model(MOBILENETV3_SPACE.smallest(), input_size=(64, 64))).eval()
     batches = _batches(3, 5)  # unequal sizes: images, not batches, are weighted equally
     expected = _reference_statistics(model, batches)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -82,7 +66,7 @@ def test_static_recalibration_is_the_exact_average_and_touches_only_running_stat
 
 
 def test_supernet_recalibration_in_place_equals_recalibrating_the_extracted_subnet() -> None:
-    supernet = _lively(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).eval()
+    supernet = randomize(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).eval()
     smallest, largest = supernet.space.smallest(), supernet.space.largest()
     batches = _batches(4, 4)
     subnet = recalibrate_bn(supernet.extract_subnet(smallest), None, batches)
@@ -109,7 +93,7 @@ def test_supernet_recalibration_in_place_equals_recalibrating_the_extracted_subn
 
 
 def test_frozen_bn_stats_leaves_running_statistics_untouched() -> None:
-    supernet = _lively(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).train()
+    supernet = randomize(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).train()
     supernet.set_arch(supernet.space.smallest())
     buffers = {k: v.clone() for k, v in supernet.state_dict().items() if "running" in k or "num_batches" in k}
     x = _batches(2)[0]

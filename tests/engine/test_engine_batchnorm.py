@@ -7,7 +7,6 @@ import copy
 
 import pytest
 import torch
-from conftest import randomize  # the shared O(1) weights and BN statistics (tests/conftest.py)
 from torch import nn
 
 import vipnas
@@ -42,8 +41,8 @@ def _reference_statistics(
     return result
 
 
-def test_static_recalibration_is_the_exact_average_and_touches_only_running_statistics() -> None:
-    model = randomize(vipnas.create_model(MOBILENETV3_SPACE.smallest(), input_size=(64, 64))).eval()
+def test_static_recalibration_is_the_exact_average_and_touches_only_running_statistics(randomized) -> None:
+    model = randomized(vipnas.create_model(MOBILENETV3_SPACE.smallest(), input_size=(64, 64))).eval()
     batches = _batches(3, 5)  # unequal sizes: images, not batches, are weighted equally
     expected = _reference_statistics(model, batches)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -65,8 +64,8 @@ def test_static_recalibration_is_the_exact_average_and_touches_only_running_stat
         recalibrate_bn(model, MOBILENETV3_SPACE.largest(), batches)
 
 
-def test_supernet_recalibration_in_place_equals_recalibrating_the_extracted_subnet() -> None:
-    supernet = randomize(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).eval()
+def test_supernet_recalibration_in_place_equals_recalibrating_the_extracted_subnet(randomized) -> None:
+    supernet = randomized(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).eval()
     smallest, largest = supernet.space.smallest(), supernet.space.largest()
     batches = _batches(4, 4)
     subnet = recalibrate_bn(supernet.extract_subnet(smallest), None, batches)
@@ -92,8 +91,8 @@ def test_supernet_recalibration_in_place_equals_recalibrating_the_extracted_subn
             assert torch.equal(value[used:], largest_before[key][used:]), key
 
 
-def test_frozen_bn_stats_leaves_running_statistics_untouched() -> None:
-    supernet = randomize(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).train()
+def test_frozen_bn_stats_leaves_running_statistics_untouched(randomized) -> None:
+    supernet = randomized(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).train()
     supernet.set_arch(supernet.space.smallest())
     buffers = {k: v.clone() for k, v in supernet.state_dict().items() if "running" in k or "num_batches" in k}
     x = _batches(2)[0]

@@ -59,10 +59,17 @@ class ModelConfig:
             checkpoint (its architecture; weights come only with ``--load-from``), or ``""`` to take the
             architecture of the ``--load-from`` checkpoint.
         input_size: network input (height, width) in pixels, multiples of 32.
+        init: weight initialisation of a freshly built model: ``normal`` (N(0, 0.001), the paper's and MMPose's)
+            or ``kaiming`` (He init, heatmap layer N(0, 0.001); learns much faster from scratch, used by the
+            SynthPose presets). Weights given by ``--load-from`` or ``--resume-from`` replace it.
     """
 
     name: str = "s_vipnas_res50"
     input_size: tuple[int, int] = (256, 192)
+    init: str = "normal"
+
+    def __post_init__(self) -> None:
+        _choice(self.init, ("normal", "kaiming"), "model.init")
 
 
 @dataclass(frozen=True)

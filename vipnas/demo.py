@@ -241,6 +241,10 @@ def format_table(rows: list[dict], summary: dict) -> str:
         f"wall time {summary['wall_time_s']:.0f} s: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in summary["timings_s"].items())
     )
+    lines.append(
+        f"(AP after {settings['supernet_iters']} supernet steps from scratch: at this budget every network is near the"
+        " start of training and AP differences of a few thousandths are run-to-run noise; docs/search.md)"
+    )
     return "\n".join(lines)
 
 

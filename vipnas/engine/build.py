@@ -106,7 +106,7 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
     """
     from vipnas.data.metadata import get_dataset_info
     from vipnas.models.checkpoint import read_checkpoint
-    from vipnas.models.pose import build_static
+    from vipnas.models.pose import build_static, init_weights
     from vipnas.models.registry import create_model
     from vipnas.models.supernet import PoseSupernet
     from vipnas.space.arch import Arch
@@ -128,11 +128,18 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
     if name.endswith((".pth", ".pt", ".ckpt")) or (Path(name).is_file() and not name.endswith(".json")):
         payload = read_checkpoint(name)
         if payload["kind"] == "supernet":
-            return PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
-        if payload.get("arch") is None:
+            model: nn.Module = PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
+        elif payload.get("arch") is None:
             raise ValueError(f"{name}: a network checkpoint needs its arch")
-        return build_static(Arch.from_dict(payload["arch"]), name=payload["metadata"].get("name", "subnet"), **options)
-    return create_model(name, **options)
+        else:
+            model = build_static(
+                Arch.from_dict(payload["arch"]), name=payload["metadata"].get("name", "subnet"), **options
+            )
+    else:
+        model = create_model(name, **options)
+    if config.model.init != "normal":  # constructors initialise N(0, 0.001)
+        init_weights(model, config.model.init)
+    return model
 
 
 def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augment: bool = True) -> Any:

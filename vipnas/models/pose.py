@@ -13,7 +13,7 @@ from vipnas.models.resnet import ResNetBackbone
 from vipnas.space.arch import Arch
 from vipnas.space.family import FAMILY_SPECS
 
-__all__ = ["PoseNetwork", "build_static", "check_input_size", "init_weights"]
+__all__ = ["INIT_SCHEMES", "PoseNetwork", "build_static", "check_input_size", "init_weights"]
 
 
 class PoseNetwork(nn.Module):
@@ -78,16 +78,33 @@ def build_static(
     return model
 
 
-def init_weights(model: nn.Module, std: float = 0.001) -> None:
-    """Convolution and deconvolution weights ~ N(0, std), biases 0, norm scales 1 and shifts 0 (MMPose's
-    ViPNAS init_cfg; the paper's §4.2 supernet initialisation)."""
+INIT_SCHEMES = ("normal", "kaiming")
+
+
+def init_weights(model: nn.Module, scheme: str = "normal", std: float = 0.001) -> None:
+    """Initialise every convolution, deconvolution and norm layer of ``model`` in place.
+
+    ``normal``: weights ~ N(0, std), biases 0 (MMPose's ViPNAS ``init_cfg``; the paper's §4.2 supernet init).
+    ``kaiming``: He-normal (fan-out, ReLU gain) for every (de)convolution except the heatmap layer
+    (``final_layer``, kept at N(0, std)), as torchvision initialises a ResNet trained from scratch. Without an
+    ImageNet-pretrained backbone N(0, 0.001) learns far more slowly (``benchmarks/train_init_comparison.py``: the
+    largest ``mobilenetv3_tiny`` network after 300 SynthPose steps at 128x96 reaches val loss 0.0145 and AP 0.0005 with
+    ``normal``, 0.0123 and 0.0036 with ``kaiming``) and leaves untrained activations subnormal. Norm scales 1,
+    shifts 0 in both.
+    """
     from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d, ElasticConvTranspose2d, ElasticLayerNorm
 
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"init scheme must be one of {', '.join(map(repr, INIT_SCHEMES))}; got {scheme!r}")
     convolutions = (nn.Conv2d, nn.ConvTranspose2d, ElasticConv2d, ElasticConvTranspose2d)
     norms = (nn.BatchNorm2d, nn.LayerNorm, ElasticBatchNorm2d, ElasticLayerNorm)
+    heatmap_layers = {id(module.final_layer) for module in model.modules() if hasattr(module, "final_layer")}
     for module in model.modules():
         if isinstance(module, convolutions):
-            nn.init.normal_(module.weight, std=std)
+            if scheme == "kaiming" and id(module) not in heatmap_layers:
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            else:
+                nn.init.normal_(module.weight, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, norms):

@@ -56,6 +56,8 @@ def main() -> int:
 
     import torch
 
+    from vipnas.config import load_config
+
     work_dir = Path(args.work_dir)
     started = time.perf_counter()
     if not args.plot_only:
@@ -99,8 +101,10 @@ def main() -> int:
     for axis in (loss_axis, ap_axis):
         axis.grid(alpha=0.3)
         axis.legend()
+    trained = load_config(work_dir / "config.yaml").model
     figure.suptitle(
-        f"{args.config}: {summary['iteration']} iterations, {os.cpu_count()} logical CPUs, "
+        f"{args.config} ({trained.name}, {trained.input_size[0]}x{trained.input_size[1]}): "
+        f"{summary['iteration']} iterations, {os.cpu_count()} logical CPUs, "
         f"{args.threads} training threads",
         fontsize=10,
     )

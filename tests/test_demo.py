@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from vipnas.cli import main
 from vipnas.demo import QUICK, run_demo
 from vipnas.models.checkpoint import load_model
@@ -32,3 +34,15 @@ def test_quick_demo_end_to_end_and_resume(tmp_path, capsys) -> None:
     again = json.loads((out / "demo.json").read_text())
     assert [r["arch"] for r in again["rows"]] == [r["arch"] for r in summary["rows"]]
     assert again["timings_s"][next(k for k in again["timings_s"] if k.startswith("random search"))] < 5
+
+
+def test_demo_options_override_the_settings_and_reject_bad_values(monkeypatch, capsys) -> None:
+    import vipnas.demo
+
+    seen = {}
+    monkeypatch.setattr(vipnas.demo, "run_demo", lambda out, settings, data_root=None: seen.update(s=settings))
+    assert main(["demo", "--quick", "--supernet-iters", "7", "--candidates", "3", "--out", "x"]) == 0
+    assert (seen["s"].supernet_iters, seen["s"].candidates, seen["s"].input_size) == (7, 3, QUICK.input_size)
+    with pytest.raises(SystemExit):
+        main(["demo", "--supernet-iters", "0"])
+    assert "--supernet-iters: expected a positive whole number, got '0'" in capsys.readouterr().err

@@ -242,8 +242,8 @@ def format_table(rows: list[dict], summary: dict) -> str:
         + ", ".join(f"{k} {v:.0f} s" for k, v in summary["timings_s"].items())
     )
     lines.append(
-        f"(AP after {settings['supernet_iters']} supernet steps from scratch: at this budget every network is near the"
-        " start of training and AP differences of a few thousandths are run-to-run noise; docs/search.md)"
+        f"(AP after {settings['supernet_iters']} supernet steps from scratch; at the default 1,100 every network is"
+        " near the start of training and AP differences of a few thousandths are noise: docs/search.md)"
     )
     return "\n".join(lines)
 

@@ -26,29 +26,22 @@ from _machine import footer, header
 
 def run(model: str, init: str, iters: int, root: str, work_dir: Path, extra: list[str]) -> dict[str, float]:
     from vipnas.config import load_config
+    from vipnas.demo import FULL, demo_overrides
     from vipnas.engine.trainer import train
 
     config = load_config(
         "synthpose_s_vipnas_mbv3",
         [
+            *demo_overrides(FULL, root),  # the demo's data, targets, augmentation and seed
             f"model.name='{model}'",
             f"model.init='{init}'",
-            "model.input_size=(128, 96)",
-            f"data.root='{root}'",
-            "data.synthpose_images=1500",
-            "data.batch_size=32",
             "data.num_workers=1",
-            "data.val_limit=100",
-            "data.sigma=3.0",
-            "data.augment.rotation_prob=0.0",
-            "data.augment.half_body_prob=0.0",
-            "data.augment.shift_prob=0.0",
             f"schedule.max_iters={iters}",
             "schedule.epochs=1000",
             "schedule.milestones=()",
             "schedule.warmup_iters=0",
             "optimizer.lr=1e-3",
-            "supernet.calibration_images=128",
+            f"supernet.calibration_images={FULL.calibration_images}",
             "runtime.validate=True",
             "runtime.val_by_epoch=False",
             f"runtime.val_interval={iters}",

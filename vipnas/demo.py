@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FULL", "QUICK", "DemoSettings", "run_demo"]
+__all__ = ["FULL", "QUICK", "DemoSettings", "demo_overrides", "run_demo"]
 
 logger = logging.getLogger("vipnas.demo")
 
@@ -57,7 +57,8 @@ QUICK = DemoSettings(
 )
 
 
-def _overrides(settings: DemoSettings, data_root: Path) -> list[str]:
+def demo_overrides(settings: DemoSettings, data_root: str | Path) -> list[str]:
+    """The ``--set`` overrides every training run of the demo shares (data, targets, augmentation, seed)."""
     height, width = settings.input_size
     return [
         f"model.input_size=({height}, {width})",
@@ -104,7 +105,7 @@ def run_demo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(data_root or f"data/synthpose-{settings.synthpose_images}-seed{settings.seed}")
-    common = _overrides(settings, root)
+    common = demo_overrides(settings, root)
     timings: dict[str, float] = {}
 
     def stage(name: str, begin: float) -> None:

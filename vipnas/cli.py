@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._module.run(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, KeyError) as error:
-        if getattr(args, "debug", False):
+        if getattr(args, "debug", False) or os.environ.get("VIPNAS_DEBUG") == "1":
             raise
         print(f"vipnas {args.command}: error: {error}", file=sys.stderr)
         return 1

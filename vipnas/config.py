@@ -16,12 +16,14 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vipnas.codec import CODECS
 from vipnas.data.augment import AugmentConfig
 
 __all__ = [
@@ -81,16 +83,22 @@ class DataConfig:
             ``synthpose`` (generated into ``root`` on first use, see ``synthpose_images``).
         dataset: joint convention (``COCO``, ``CROWDPOSE``, ``POSETRACK18``, ``MPII``).
         root: data folder; the four paths below are relative to it. For ``synthpose`` an empty root means
-            ``data/synthpose-<images>-seed<seed>``.
+            ``data/synthpose-<level>-<images>-seed<seed>``.
         train_annotations, train_images, val_annotations, val_images: annotation files and image folders.
         val_detections: detector boxes for the AP evaluation, relative to ``root`` (``""``: ground-truth boxes;
             for ``synthpose`` any non-empty value selects its simulated detector).
         synthpose_images: SynthPose images to generate (train + val).
         synthpose_seed: SynthPose generator seed.
+        synthpose_level: SynthPose difficulty, ``easy``, ``medium`` or ``hard`` (``vipnas.data.synthpose.LEVELS``).
+        synthpose_test_fraction: share of SynthPose images in a held-out test split that training never reads.
         batch_size: crops per process and step (the official recipe: 64 per GPU, 8 GPUs).
         val_batch_size: crops per process in validation, BN recalibration and inference.
         num_workers: loader processes per training process.
         sigma: heatmap Gaussian σ in heatmap pixels.
+        codec: heatmap codec of targets, crops and decoding (:func:`vipnas.codec.build_codec`): ``msra`` (the
+            official recipe: rounded Gaussian centre, quarter-offset decoding), ``dark`` (sub-pixel centre, DARK
+            decoding; far more accurate at small heatmaps) or ``udp`` (UDP's pixel grid and crop affine). Recorded
+            in every checkpoint (``model.metadata.codec``), so evaluation decodes as the model was trained.
         padding: box padding factor of the crop.
         augment: random crop policy (probabilities and ranges; the official pipeline by default).
         train_limit: use only the first N training crops (0 = all; for smoke tests).
@@ -107,10 +115,13 @@ class DataConfig:
     val_detections: str = ""
     synthpose_images: int = 1000
     synthpose_seed: int = 0
+    synthpose_level: str = "easy"
+    synthpose_test_fraction: float = 0.0
     batch_size: int = 64
     val_batch_size: int = 32
     num_workers: int = 2
     sigma: float = 2.0
+    codec: str = "msra"
     padding: float = 1.25
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train_limit: int = 0
@@ -118,6 +129,10 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _choice(self.source, ("coco", "mpii", "synthpose"), "data.source")
+        _choice(self.synthpose_level, ("easy", "medium", "hard"), "data.synthpose_level")
+        if not 0.0 <= self.synthpose_test_fraction < 0.8:
+            raise ValueError(f"data.synthpose_test_fraction must be in [0, 0.8), got {self.synthpose_test_fraction}")
+        _choice(self.codec, CODECS, "data.codec")
         if self.batch_size < 1 or self.val_batch_size < 1 or self.num_workers < 0:
             raise ValueError("data.batch_size and data.val_batch_size must be >= 1, data.num_workers >= 0")
 
@@ -163,8 +178,9 @@ class ScheduleConfig:
         min_lr_ratio: final rate of the cosine policy, as a fraction of the base rate.
         warmup_iters: linear warm-up iterations (MMPose ``LinearLR``, by iteration).
         warmup_ratio: rate factor at iteration 0 of the warm-up.
-        max_iters: stop after this many iterations (0 = run all epochs); the schedule still follows ``epochs``,
-            so a short run is a prefix of the full one.
+        max_iters: stop after this many iterations (0 = run all epochs). When it ends the run before ``epochs``,
+            the schedule is ``max_iters`` long: the cosine reaches ``min_lr_ratio`` at ``max_iters`` (milestones
+            stay in epochs, so a step schedule is a prefix of the full one).
     """
 
     epochs: int = 210
@@ -314,6 +330,8 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
             return value
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # 1e400 reads as inf, and inf > 0 passes every range check
+                raise ValueError(f"config key {key!r} expects a finite number, got {value!r}")
             return float(value)
     elif kind is str:
         if isinstance(value, str):

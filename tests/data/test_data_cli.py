@@ -3,15 +3,15 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import pytest
+from samples import SHARED
 
 from vipnas.cli import main
 from vipnas.commands import contact_sheet, synth
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+REAL = SHARED  # every image and video: the data tests skip without it
 
 
 def test_commands_follow_the_module_contract():
@@ -23,10 +23,11 @@ def test_commands_follow_the_module_contract():
 def test_synth_then_contact_sheets(tmp_path, capsys):
     out = tmp_path / "synth"
     args = ["synth", "--out", str(out), "--images", "5", "--videos", "2", "--frames", "3", "--seed", "7"]
-    assert main([*args, "--workers", "1", "--quiet"]) == 0
-    assert "SynthPose written to" in capsys.readouterr().out
+    assert main([*args, "--workers", "1", "--quiet", "--level", "easy"]) == 0
+    assert "SynthPose (easy) written to" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 7 and manifest["images"] == {"train": 4, "val": 1} and manifest["frames"] == 3
+    assert manifest["level"] == "easy" and manifest["difficulty"]["people"] == [0.6, 0.4]
     assert len(list((out / "images" / "train").glob("*.jpg"))) == 4
     assert len(list((out / "posetrack" / "images" / "val").glob("*/*.jpg"))) == 3
     sheet = tmp_path / "sheet.png"

@@ -1,11 +1,10 @@
 """The top-down dataset: crops, targets, inverse affine, flips, determinism, collate, clips."""
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 import torch
+from samples import SHARED
 
 from vipnas.codec import MSRAHeatmap, UDPHeatmap
 from vipnas.data import synthpose
@@ -20,7 +19,7 @@ from vipnas.data.records import ImageRecord, PoseAnnotations, PoseInstance
 from vipnas.data.sample import collate
 from vipnas.data.transforms import transform_points
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+REAL = SHARED  # every image and video: the data tests skip without it
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real samples not found at {REAL}")
 ALWAYS = AugmentConfig(shift_prob=1.0, flip_prob=1.0, half_body_prob=0.0, rotation_prob=1.0)
 

@@ -3,9 +3,9 @@
 import copy
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from samples import SHARED
 
 from vipnas.cli import main
 from vipnas.data.coco import load_coco, load_detections
@@ -14,7 +14,7 @@ from vipnas.data.files import read_image, read_json
 from vipnas.data.mpii import load_mpii
 from vipnas.data.posetrack import load_posetrack_videos
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+REAL = SHARED  # every image and video: the data tests skip without it
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"real samples not found at {REAL}")
 
 

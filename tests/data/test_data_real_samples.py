@@ -1,11 +1,11 @@
 """Every real sample file loads, with its ids, filters and visibility conventions kept."""
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from samples import SHARED
 
 from vipnas.data.coco import load_coco, load_detections
 from vipnas.data.files import read_image, read_json
@@ -14,7 +14,7 @@ from vipnas.data.metadata import CROWDPOSE, MPII, POSETRACK18
 from vipnas.data.mpii import load_mpii
 from vipnas.data.posetrack import load_posetrack_videos
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+REAL = SHARED  # every image and video: the data tests skip without it
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"real samples not found at {REAL}")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pycocotools import coco as cocoapi
 from pycocotools.cocoeval import COCOeval
+from samples import SHARED
 
 from vipnas.data import synthpose
 from vipnas.data.metadata import COCO, POSETRACK18
@@ -28,7 +29,7 @@ from vipnas.data.synthpose.render import (
 )
 from vipnas.data.synthpose.scene import annotate, draw_occluder, render_image
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+REAL = SHARED  # every image and video: the data tests skip without it
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ from vipnas.cli import main
 from vipnas.config import config_to_dict, load_config
 from vipnas.engine.checkpoint import load_weights, read_training_checkpoint
 from vipnas.engine.distributed import DistributedInfo
-from vipnas.engine.trainer import Trainer, state_digest
+from vipnas.engine.trainer import NonFiniteLossError, Trainer, state_digest
 from vipnas.space import RESNET50_SPACE
 
 SINGLE = DistributedInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
@@ -114,3 +114,35 @@ def test_load_from_a_supernet_extracts_the_subnetwork(tmp_path, overrides) -> No
     assert all(torch.equal(value, expected[key]) for key, value in static.state_dict().items())
     with pytest.raises(ValueError, match="does not contain the model's arch"):
         load_weights(vipnas.create_model(RESNET50_SPACE.smallest(), input_size=(64, 64)), checkpoint)
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, overrides, monkeypatch) -> None:
+    import vipnas.engine.trainer as trainer_module
+
+    calls: list[int] = []
+    real_loss = trainer_module.keypoint_mse_loss
+
+    def poisoned(heatmaps, target, weight):  # NaN from step 3 on (4 sub-networks per sandwich step)
+        calls.append(1)
+        loss = real_loss(heatmaps, target, weight)
+        return loss * float("nan") if len(calls) > 8 else loss
+
+    monkeypatch.setattr(trainer_module, "keypoint_mse_loss", poisoned)
+    config = load_config(
+        "synthpose_mbv3_supernet",
+        overrides(**{"schedule.max_iters": 5, "runtime.checkpoint_interval": 1, "runtime.checkpoint_by_epoch": False}),
+    )
+    trainer = Trainer(config, SINGLE, work_dir=tmp_path)
+    last = tmp_path / "checkpoints" / "last.pth"
+    with pytest.raises(NonFiniteLossError) as error:
+        trainer.fit()
+    message = str(error.value)
+    assert message.startswith("iteration 3: the training loss is not finite (largest nan")
+    assert f"the last good checkpoint {last} (iteration 2) is kept" in message and "optimizer.lr" in message
+    payload = read_training_checkpoint(last)
+    assert payload["training"]["iteration"] == 2  # the old loop went on and saved NaN weights at 3, 4 and 5
+    weights = [t for t in payload["state_dict"].values() if t.is_floating_point()]
+    assert all(bool(torch.isfinite(t).all()) for t in weights)
+    assert all(bool(torch.isfinite(p).all()) for p in trainer.model.parameters())  # stopped before the step
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == [1, 2]

@@ -68,3 +68,28 @@ def test_train_then_resume_from_auto_and_without_a_config(tmp_path, overrides, c
     assert main(["train", "synthpose_mbv3_supernet", "--work-dir", str(work_dir), "--resume-from", "auto", *sets,
                  "--set", "schedule.max_iters=3"]) == 0  # fmt: skip
     assert "resumed from" in (work_dir / "train.log").read_text()
+
+
+def test_train_refuses_a_work_dir_that_holds_a_run(tmp_path, overrides, capsys) -> None:
+    sets = [arg for item in overrides(**{"schedule.max_iters": 1}) for arg in ("--set", item)]
+    work_dir = tmp_path / "run"
+    command = ["train", "synthpose_mbv3_supernet", "--work-dir", str(work_dir), *sets]
+    assert main(command) == 0
+    last, metrics = work_dir / "checkpoints" / "last.pth", work_dir / "metrics.jsonl"
+    before = (last.read_bytes(), metrics.read_text())
+    capsys.readouterr()
+    assert main([*command, "--set", "schedule.max_iters=2"]) == 1  # used to replace last.pth, append to metrics
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.startswith(f"vipnas train: error: work dir {work_dir} already holds")
+    assert all(way in error for way in ("--resume-from auto", "another --work-dir", f"delete {work_dir}")), error
+    assert (last.read_bytes(), metrics.read_text()) == before
+    assert main([*command, "--set", "schedule.max_iters=2", "--resume-from", "auto"]) == 0  # the way out
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == [1, 2]
+
+
+def test_non_finite_config_values_are_refused(capsys) -> None:
+    for value in ("1e400", "-1e400"):  # 1e400 reads as inf, and inf > 0 passed the lr check
+        assert main(["train", "synthpose_mbv3_supernet", "--set", f"optimizer.lr={value}", "--print-config"]) == 1
+        error = capsys.readouterr().err.strip()
+        assert "'optimizer.lr' expects a finite number, got" in error and "inf" in error and "\n" not in error

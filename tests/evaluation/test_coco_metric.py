@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+from samples import REAL
 
 from vipnas.data.metadata import COCO as COCO_INFO
 from vipnas.data.metadata import CROWDPOSE
@@ -23,7 +24,7 @@ from vipnas.evaluation import (
     instance_scores,
 )
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+SAMPLES = REAL
 COCO_FILE = SAMPLES / "coco" / "test_coco.json"
 CROWDPOSE_FILE = SAMPLES / "crowdpose" / "test_crowdpose.json"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from samples import REAL
 
 from vipnas.cli import main
 from vipnas.data.coco import load_coco
@@ -16,7 +17,7 @@ from vipnas.evaluation import COCO_METRICS, POSETRACK_METRICS
 from vipnas.evaluation.pipeline import evaluate_model
 from vipnas.models.metadata import ModelMetadata
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+SAMPLES = REAL
 COCO_FILE = SAMPLES / "coco" / "test_coco.json"
 
 
@@ -37,9 +38,16 @@ class CentreBlob(torch.nn.Module):
 
 
 def test_keypoints_are_back_projected_into_the_image(tmp_path: Path) -> None:
-    metrics, predictions = evaluate_model(CentreBlob(), "COCO", COCO_FILE, SAMPLES / "coco", out_dir=tmp_path)
-    instances = load_coco(COCO_FILE, SAMPLES / "coco").instances
-    assert len(predictions) == len(instances) == 12  # GT boxes of persons with keypoints
+    gt = json.loads(COCO_FILE.read_text())  # the images at hand: all 4 with ../shared, 000000000785.jpg without
+    gt["images"] = [image for image in gt["images"] if (SAMPLES / "coco" / image["file_name"]).is_file()]
+    present = {image["id"] for image in gt["images"]}
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in present]
+    annotation = tmp_path / "gt.json"
+    annotation.write_text(json.dumps(gt))
+    metrics, predictions = evaluate_model(CentreBlob(), "COCO", annotation, SAMPLES / "coco", out_dir=tmp_path)
+    instances = load_coco(annotation, SAMPLES / "coco").instances
+    expected = {4: 12, 1: 1}[len(present)]  # GT boxes of persons with keypoints
+    assert len(predictions) == len(instances) == expected
     centers, scales = box_xywh_to_center_scale(np.stack([i.box for i in instances]), 192 / 256)
     # heatmap (24, 32) → input (96, 128), the crop centre → the box centre; flip + shift lands on the same pixel
     np.testing.assert_allclose(predictions.keypoints, np.repeat(centers[:, None], 17, axis=1), atol=1e-6)
@@ -113,3 +121,34 @@ def test_cli_runs_a_registered_model_end_to_end(tmp_path: Path, capsys: pytest.C
     metrics = _cli_json(capsys, *argv, "--json", "--workers", "0", "--out", str(tmp_path / "out"))
     assert list(metrics) == list(COCO_METRICS)
     assert len(json.loads((tmp_path / "out" / "keypoints.json").read_text())) == 1
+
+
+def test_cli_nms_option_selects_the_instance_nms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import vipnas
+
+    gt = json.loads(COCO_FILE.read_text())
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] == 785]
+    gt["images"] = [i for i in gt["images"] if i["id"] == 785]
+    ann = tmp_path / "one.json"
+    ann.write_text(json.dumps(gt))
+    x, y, w, h = gt["annotations"][0]["bbox"]
+    detections = tmp_path / "det.json"  # the same person detected twice, one pixel apart
+    boxes = [([x, y, w, h], 0.9), ([x + 1, y + 1, w, h], 0.8)]
+    detections.write_text(json.dumps([{"image_id": 785, "category_id": 1, "bbox": b, "score": s} for b, s in boxes]))
+    model = vipnas.create_model("s_vipnas_mbv3")
+    final = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():  # flat heatmaps: every joint at the crop's corner, so the two predictions overlap
+        final.weight.zero_()
+        final.bias.fill_(1.0)
+    checkpoint = vipnas.save_model(model, tmp_path / "flat.pth")
+    results = {}
+    for nms in ("oks", "soft", "none"):
+        argv = ["eval", str(checkpoint), "--data", "COCO", "--ann", str(ann), "--images", str(SAMPLES / "coco"),
+                "--det-boxes", str(detections), "--nms", nms, "--workers", "0", "--json",
+                "--out", str(tmp_path / nms)]  # fmt: skip
+        _cli_json(capsys, *argv)
+        results[nms] = json.loads((tmp_path / nms / "keypoints.json").read_text())
+    assert len(results["oks"]) == 1 and len(results["none"]) == 2  # --nms was parsed and ignored: always "oks"
+    kept, decayed = sorted(results["soft"], key=lambda r: -r["score"])
+    undecayed = sorted(r["score"] for r in results["none"])
+    assert kept["score"] == pytest.approx(undecayed[1]) and decayed["score"] < 0.5 * undecayed[0]

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from samples import REAL
 
 from vipnas.data.metadata import MPII
 from vipnas.evaluation import PosePredictions, evaluate_mpii
 
-MPII_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples" / "mpii" / "test_mpii.json"
+MPII_FILE = REAL / "mpii" / "test_mpii.json"
 R_ANKLE, L_ANKLE, PELVIS, HEAD_TOP, L_WRIST = 0, 5, 6, 9, 15
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.path import Path as Polygon
+from samples import REAL
 
 from vipnas.evaluation import PosePredictions, evaluate_coco, evaluate_posetrack, evaluate_posetrack_folder
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples" / "posetrack18" / "annotations"
+SAMPLES = REAL / "posetrack18" / "annotations"
 VIDEOS = SAMPLES / "val"
 VIDEO = "009473_mpii_test.json"
 NOSE, L_ELBOW, R_WRIST = 0, 7, 10  # slots of the 17-joint COCO layout the files use

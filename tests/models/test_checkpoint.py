@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -71,6 +72,36 @@ def test_info_command(capsys, tmp_path) -> None:
     assert json.loads(capsys.readouterr().out)["space"] == "mobilenetv3"
     assert main(["info", "nonexistent_model"]) == 1
     assert "neither a registered model" in capsys.readouterr().err
+
+
+def test_info_refuses_archs_that_cannot_be_built(capsys, tmp_path) -> None:
+    from vipnas.space import save_arch
+    from vipnas.space.spaces import S_VIPNAS_MBV3_ARCH, SBL_RES50_ARCH
+
+    outside = tmp_path / "sbl.json"  # outside every search space, but a real network: still described
+    save_arch(SBL_RES50_ARCH, outside)
+    assert main(["info", str(outside), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == 33_999_697  # SimpleBaseline-Res50, README's table
+    stages = list(S_VIPNAS_MBV3_ARCH.stages)
+    stages[1] = dataclasses.replace(stages[1], groups=7)  # 7 does not divide the stage's 120 middle channels
+    head = dataclasses.replace(S_VIPNAS_MBV3_ARCH.head, kernel_size=5)
+    broken = tmp_path / "broken.json"
+    save_arch(dataclasses.replace(S_VIPNAS_MBV3_ARCH, stages=tuple(stages), head=head), broken)
+    assert main(["info", str(broken)]) == 1  # used to print MACs of a network that cannot be built
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"vipnas info: error: {broken}: this mobilenetv3 arch cannot be built")
+    assert "\n" not in error
+    assert "stages[1].groups=7 must divide the block's 120 middle channels" in error
+    assert "head.kernel_size=5 must be one of [2, 3, 4]" in error
+    short = tmp_path / "short.json"
+    save_arch(dataclasses.replace(S_VIPNAS_MBV3_ARCH, stages=tuple(stages[:4])), short)
+    assert main(["info", str(short)]) == 1
+    assert "arch has 4 stages; a mobilenetv3 network has 6" in capsys.readouterr().err
+    for joints in ("0", "-3"):  # 0 used to mean the default 17, -3 gave negative MACs
+        with pytest.raises(SystemExit) as exit_status:
+            main(["info", "s_vipnas_mbv3", f"--num-joints={joints}"])
+        assert exit_status.value.code == 2
+        assert f"argument --num-joints: expected a positive integer, got '{joints}'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("head_prefix", ["head.", "keypoint_head."])

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from vipnas.data import synthpose
 from vipnas.engine.trainer import train
@@ -108,3 +109,27 @@ def test_two_process_torchrun_search_splits_candidates(supernet_checkpoint, tmp_
     single, distributed = _candidates(tmp_path / "single"), _candidates(tmp_path / "dist")
     assert [c["arch"] for c in distributed] == [c["arch"] for c in single]
     assert [c["AP"] for c in distributed] == pytest.approx([c["AP"] for c in single], abs=1e-9)
+
+
+def test_search_refuses_a_store_made_by_another_supernet_or_setting(supernet_checkpoint, tmp_path) -> None:
+    out = tmp_path / "search"
+    _finish(_search(supernet_checkpoint, out, "--candidates", "2"))
+    stored = (out / "store.json").read_text()
+    other = tmp_path / "other.pth"  # another supernet: the same checkpoint with one weight changed
+    payload = torch.load(supernet_checkpoint, map_location="cpu", weights_only=True)
+    name = next(key for key, value in payload["state_dict"].items() if value.is_floating_point())
+    payload["state_dict"][name] = payload["state_dict"][name] + 0.5
+    torch.save(payload, other)
+    for checkpoint, extra, named in (
+        (other, [], ["checkpoint: stored"]),
+        (supernet_checkpoint, ["--val-limit", "1", "--no-flip"], ["evaluation.val_limit: stored 2, now 1",
+                                                                  "evaluation.flip: stored true, now false"]),
+    ):  # fmt: skip
+        process = _search(checkpoint, out, "--candidates", "2", *extra)
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 1, output[-3000:]
+        last = output.strip().splitlines()[-1]
+        assert last.startswith(f"vipnas search: error: search results {out / 'store.json'} were produced by another")
+        assert all(text in last for text in named) and "another --out" in last, last
+        assert "Traceback" not in output and "resuming" not in output
+    assert (out / "store.json").read_text() == stored  # nothing replayed, nothing overwritten

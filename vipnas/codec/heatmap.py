@@ -101,6 +101,11 @@ class MSRAHeatmap(_HeatmapCodec):
         self.unbiased = bool(unbiased)
         self.scale_factor = np.array(self.input_size, np.float32) / np.array(self.heatmap_size, np.float32)
 
+    @property
+    def name(self) -> str:
+        """``dark`` or ``msra``: the name :func:`vipnas.codec.build_codec` knows this codec by."""
+        return "dark" if self.unbiased else "msra"
+
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints → targets.
 
@@ -167,6 +172,11 @@ class UDPHeatmap(_HeatmapCodec):
     ) -> None:
         super().__init__(input_size, heatmap_size, sigma, blur_kernel_size)
         self.scale_factor = (np.array(self.input_size, np.float32) - 1) / (np.array(self.heatmap_size, np.float32) - 1)
+
+    @property
+    def name(self) -> str:
+        """``udp``: the name :func:`vipnas.codec.build_codec` knows this codec by."""
+        return "udp"
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (K, 2) in input pixels and visibility (K,) → heatmaps (K, H, W) and weights (K,), float32."""

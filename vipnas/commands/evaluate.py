@@ -14,6 +14,7 @@ EXAMPLES = [
     "vipnas eval s_vipnas_res50.pth --data COCO --ann coco/annotations/person_keypoints_val2017.json "
     "--images coco/val2017 --det-boxes COCO_val2017_detections_AP_H_56_person.json --out runs/eval",
     "vipnas eval model.pth --data POSETRACK --ann posetrack18/annotations/val --images posetrack18 --no-flip",
+    "vipnas eval model.pth --data COCO --ann val.json --images val2017 --codec dark   # decode as DARK",
     "vipnas eval model.pth --data MPII --ann mpii/annotations/mpii_val.json --images mpii/images "
     "--head-boxes mpii/annotations/mpii_gt_val.mat",
     "vipnas eval --preds runs/eval/keypoints.json --ann person_keypoints_val2017.json --data COCO --json",
@@ -34,9 +35,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--det-boxes", help="detector results [{image_id, bbox, score}] (default: ground-truth boxes)")
     parser.add_argument("--det-score-thr", type=float, default=0.0, help="drop detections below this score")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="flip test")
+    parser.add_argument(
+        "--codec",
+        metavar="msra|dark|udp",
+        help="heatmap codec (crop affine and decoding; default: the one the checkpoint recorded, else msra)",
+    )
     parser.add_argument("--out", help="folder for results files and metrics.json")
     parser.add_argument("--head-boxes", help="MPII head boxes (mpii_gt_val.mat or JSON) for PCKh")
-    parser.add_argument("--nms", choices=("oks", "soft", "none"), default="oks", help="instance NMS")
+    parser.add_argument(
+        "--nms",
+        choices=("oks", "soft", "none"),
+        default="oks",
+        help="instance NMS of a model's predictions: greedy OKS-NMS (MMPose's default), soft OKS-NMS, or none; "
+        "--preds files are evaluated as they are",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="data loader workers")
     parser.add_argument("--device", default="cpu")
@@ -81,6 +93,12 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.preds is None) == (args.model is None):
         raise ValueError("give either a model (checkpoint or name) or --preds FILE_OR_DIR, not both or neither")
+    if args.codec is not None:
+        from vipnas.codec import check_codec_name
+
+        check_codec_name(args.codec, "--codec")  # before loading anything: a one-line error
+        if args.preds is not None:
+            raise ValueError("--codec decodes a model's heatmaps; --preds files are already decoded")
     if args.preds is not None:
         metrics = evaluate_predictions_file(args.data, args.ann, args.preds, head_boxes=args.head_boxes)
     else:
@@ -94,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
             det_boxes=args.det_boxes,
             det_score_threshold=args.det_score_thr,
             flip=args.flip,
+            codec=args.codec,
             out_dir=args.out,
             head_boxes=args.head_boxes,
+            nms=args.nms,
             batch_size=args.batch_size,
             workers=args.workers,
             device=args.device,

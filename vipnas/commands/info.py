@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from vipnas.commands import positive_int
+
 HELP = "print parameters, MACs and the architecture of a model, arch JSON or checkpoint"
 EXAMPLES = [
     "vipnas info s_vipnas_res50",
@@ -19,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name, arch JSON file, or vipnas checkpoint")
     parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), default=None, help="input height width")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--num-joints", type=int, default=None, help="heatmaps (default 17, or the checkpoint's)")
+    parser.add_argument(
+        "--num-joints", type=positive_int, default=None, help="heatmaps (default 17, or the checkpoint's)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from vipnas.models.pose import check_input_size
     from vipnas.models.registry import ARCH_OF, MODELS, SPACE_OF
     from vipnas.models.supernet import PoseSupernet
+    from vipnas.models.units import check_buildable
     from vipnas.space.arch import load_arch
 
     source = args.model
@@ -55,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     )
     num_joints = args.num_joints or (metadata.num_joints if metadata else 17)
     if arch is not None:
+        try:  # an arch file may lie outside every search space; it must still describe a network that exists
+            check_buildable(arch, num_joints=num_joints)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
         complexity = arch_complexity(arch, num_joints=num_joints, input_size=input_size)
         result = {
             "model": source,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from vipnas.commands import positive_int
+
 HELP = "build a latency lookup table for a search space on this machine (torch or onnxruntime)"
 EXAMPLES = [
     "vipnas latency-table --space mobilenetv3 --runtime onnxruntime --out latency/mbv3_ort.json --validate 20",
@@ -18,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime"])
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the paper)")
     parser.add_argument("--input-size", nargs=2, type=int, default=[256, 192], metavar=("H", "W"))
-    parser.add_argument("--num-joints", type=int, default=17)
+    parser.add_argument("--num-joints", type=positive_int, default=17)
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per unit (median is kept)")
     parser.add_argument(
         "--out", default=None, help="table JSON (default latency/<space>_<runtime>_<threads>t_<H>x<W>.json)"

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from vipnas.commands import positive_float, positive_int, quantity
+
 HELP = "search a trained supernet: random search (the paper's) or evolution, under a MACs/params/latency budget"
 EXAMPLES = [
     "vipnas search runs/supernet/last.pth --budget-macs 0.5G --out runs/search",
@@ -18,34 +20,47 @@ EXAMPLES = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="supernet checkpoint written by vipnas train")
     parser.add_argument("--strategy", choices=["random", "evolution"], default="random")
-    parser.add_argument("--candidates", type=int, default=500, help="random search: archs evaluated (paper: 500)")
-    parser.add_argument("--population", type=int, default=50, help="evolution: population size")
+    parser.add_argument(
+        "--candidates", type=positive_int, default=500, help="random search: archs evaluated (paper: 500)"
+    )
+    parser.add_argument("--population", type=positive_int, default=50, help="evolution: population size")
     parser.add_argument("--generations", type=int, default=10, help="evolution: generations")
-    parser.add_argument("--parents", type=int, default=10, help="evolution: best archs that breed")
+    parser.add_argument("--parents", type=positive_int, default=10, help="evolution: best archs that breed")
     parser.add_argument("--mutations", type=int, default=25, help="evolution: mutants per generation")
     parser.add_argument("--crossovers", type=int, default=25, help="evolution: crossed children per generation")
     parser.add_argument("--mutation-probability", type=float, default=0.1)
-    parser.add_argument("--budget-macs", default=None, help="e.g. 0.5G (at the supernet's input size)")
-    parser.add_argument("--budget-params", default=None, help="e.g. 3M")
-    parser.add_argument("--budget-latency", type=float, default=None, help="milliseconds, predicted by --latency-table")
+    parser.add_argument("--budget-macs", type=quantity, default=None, help="e.g. 0.5G (at the supernet's input size)")
+    parser.add_argument("--budget-params", type=quantity, default=None, help="e.g. 3M")
+    parser.add_argument(
+        "--budget-latency", type=positive_float, default=None, help="milliseconds, predicted by --latency-table"
+    )
     parser.add_argument(
         "--latency-table", default=None, help="table from vipnas latency-table (adds latency to outputs)"
     )
     parser.add_argument("--objective", default="AP", help="metric to maximise (AP, AR, PCKh, Total ...)")
-    parser.add_argument("--calibration-images", type=int, default=None, help="training crops for BN recalibration")
-    parser.add_argument("--val-limit", type=int, default=None, help="evaluate on the first N validation images")
+    parser.add_argument(
+        "--calibration-images", type=positive_int, default=None, help="training crops for BN recalibration"
+    )
+    parser.add_argument(
+        "--val-limit", type=positive_int, default=None, help="evaluate on the first N validation images"
+    )
     parser.add_argument("--no-flip", action="store_true", help="no flip test while searching")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/search", help="output folder (resumes from its candidate store)")
+    parser.add_argument(
+        "--out",
+        default="runs/search",
+        help="output folder (resumes from its candidate store if that was made by the same supernet, budget, "
+        "evaluation settings and data; refuses otherwise)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from vipnas.engine.distributed import barrier, destroy_distributed, init_distributed
-    from vipnas.nas.budget import Budget, parse_quantity
+    from vipnas.nas.budget import Budget
     from vipnas.nas.evaluate import SupernetEvaluator
     from vipnas.nas.latency import LatencyTable
     from vipnas.nas.report import write_json, write_search_outputs
-    from vipnas.nas.search import ResultStore, evolutionary_search, random_search
+    from vipnas.nas.search import ResultStore, evolutionary_search, random_search, search_provenance
 
     info = init_distributed("cpu")
     logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
@@ -65,15 +80,16 @@ def run(args: argparse.Namespace) -> int:
         supernet = evaluator.supernet
         table = LatencyTable.load(args.latency_table) if args.latency_table else None
         budget = Budget(
-            max_macs=parse_quantity(args.budget_macs) if args.budget_macs else None,
-            max_params=parse_quantity(args.budget_params) if args.budget_params else None,
+            max_macs=args.budget_macs,
+            max_params=args.budget_params,
             max_latency_ms=args.budget_latency,
             latency_table=table,
             input_size=supernet.metadata.input_size,
             num_joints=supernet.metadata.num_joints,
         )
         out = Path(args.out)
-        store = ResultStore(out / "store.json", writer=info.is_main)
+        provenance = search_provenance(args.checkpoint, supernet.space, budget, evaluator.provenance())
+        store = ResultStore(out / "store.json", provenance=provenance, writer=info.is_main)
         if len(store):
             logging.info("resuming: %d candidates already evaluated in %s", len(store), out / "store.json")
         common = {"seed": args.seed, "store": store, "objective": args.objective}

@@ -6,17 +6,21 @@ after clipping to the image are skipped; visibility becomes ``min(v, 1)``.
 
 from __future__ import annotations
 
+import logging
+import numbers
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vipnas.data.files import read_json
+from vipnas.data.files import read_image_size, read_json
 from vipnas.data.metadata import DatasetInfo, get_dataset_info
 from vipnas.data.records import ImageRecord, PoseAnnotations, PoseInstance
 
-__all__ = ["load_coco", "load_detections", "parse_keypoints", "parse_posetrack_image"]
+__all__ = ["integer_id", "load_coco", "load_detections", "parse_keypoints", "parse_posetrack_image"]
+
+logger = logging.getLogger("vipnas.data")
 
 
 def require(record: Any, keys: Iterable[str], where: str) -> None:
@@ -26,6 +30,30 @@ def require(record: Any, keys: Iterable[str], where: str) -> None:
     missing = [key for key in keys if key not in record]
     if missing:
         raise ValueError(f"{where}: missing key(s) {missing}; it has {sorted(record)}")
+
+
+def integer_id(value: Any, where: str, key: str = "id") -> int:
+    """An id as the file must give it: a JSON integer. A string id (``"785"``) would load here but never match in
+    pycocotools, which compares ids as they are, so it is refused rather than converted."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{where}: {key} must be an integer, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def check_unique_ids(records: Iterable[Any], where: str, kind: str) -> None:
+    """Raise naming both positions when two records of a list share an ``id`` (pycocotools keeps only the last)."""
+    first: dict[Any, int] = {}
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping) or "id" not in record:
+            continue
+        key = record["id"]
+        if not isinstance(key, str | numbers.Number):
+            continue  # not an id at all: reported when the record is parsed
+        if key in first:
+            raise ValueError(
+                f"{where}: {kind}[{first[key]}] and {kind}[{index}] have the same id {key!r}; ids must be unique"
+            )
+        first[key] = index
 
 
 def parse_keypoints(values: Any, info: DatasetInfo, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +95,7 @@ def parse_posetrack_image(image: Mapping[str, Any], image_root: Path, where: str
         if len(xs) >= 3 and len(xs) == len(ys):
             regions.append(np.stack([np.asarray(xs, np.float64), np.asarray(ys, np.float64)], axis=-1))
     return ImageRecord(
-        image_id=int(image["id"]),
+        image_id=integer_id(image["id"], where),
         path=image_root / file_name,
         width=int(image.get("width", 0)),
         height=int(image.get("height", 0)),
@@ -76,6 +104,36 @@ def parse_posetrack_image(image: Mapping[str, Any], image_root: Path, where: str
         is_labeled=bool(image.get("is_labeled", True)),
         ignore_regions=tuple(regions),
     )
+
+
+def check_image_sizes(images: dict[int, ImageRecord], annotations: Iterable[Any], where: str) -> None:
+    """Trust but verify the ``width``/``height`` an annotation file states, where it matters: for every image with
+    a person box reaching past the stated size (clipping would shrink or drop the person), read the size from the
+    image file's header. When the file is larger, warn naming both and use the file's size (in place in
+    ``images``). Images whose boxes fit are not opened, so clean files cost nothing."""
+    checked: set[int] = set()
+    for annotation in annotations:
+        if not isinstance(annotation, Mapping) or "bbox" not in annotation:
+            continue
+        owner = annotation.get("image_id")
+        image = images.get(int(owner)) if isinstance(owner, numbers.Integral) else None
+        if image is None or image.image_id in checked or image.width <= 0 or image.height <= 0:
+            continue
+        try:
+            x, y, w, h = (float(value) for value in annotation["bbox"])
+        except (TypeError, ValueError):
+            continue  # reported with its record when the instance is parsed
+        if x + w <= image.width and y + h <= image.height:
+            continue
+        checked.add(image.image_id)
+        size = read_image_size(image.path)
+        if size is None or size == (image.width, image.height):
+            continue
+        logger.warning(
+            "%s: image id %d states %dx%d but %s is %dx%d; using the file's size %dx%d to clip the boxes",
+            where, image.image_id, image.width, image.height, image.path, *size, *size,
+        )  # fmt: skip
+        images[image.image_id] = ImageRecord(**{**image.__dict__, "width": size[0], "height": size[1]})
 
 
 def clip_box(box: Any, image: ImageRecord, where: str) -> np.ndarray | None:
@@ -174,15 +232,20 @@ def load_coco(
     info = dataset if isinstance(dataset, DatasetInfo) else get_dataset_info(dataset)
     data = read_json(path) if data is None else data
     require(data, ("images", "annotations"), f"{path}")
+    check_unique_ids(data["images"], f"{path}", "images")
+    check_unique_ids(data["annotations"], f"{path}", "annotations")
     images: dict[int, ImageRecord] = {}
     for index, entry in enumerate(data["images"]):
         image = parse_posetrack_image(entry, Path(image_root), f"{path}: images[{index}]")
         images[image.image_id] = image
+    check_image_sizes(images, data["annotations"], f"{path}")
     instances = []
     for index, annotation in enumerate(data["annotations"]):
         where = f"{path}: annotation id {annotation.get('id', '?')} (annotations[{index}])"
         require(annotation, ("image_id",), where)
-        owner = images.get(int(annotation["image_id"]))
+        if "id" in annotation:
+            integer_id(annotation["id"], where)
+        owner = images.get(integer_id(annotation["image_id"], where, "image_id"))
         if owner is None:
             raise ValueError(f"{where}: image_id {annotation['image_id']} is not in the file's images")
         instance = instance_from_annotation(annotation, owner, info, where, skip_empty=skip_empty)
@@ -219,9 +282,16 @@ def load_detections(
         image = annotations.images.get(int(entry["image_id"]))
         if image is None:
             raise ValueError(f"{where}: image_id {entry['image_id']} is not in {annotations.source}")
-        box = np.asarray(entry["bbox"], dtype=np.float64)
+        try:
+            box = np.asarray(entry["bbox"], dtype=np.float64)
+        except (TypeError, ValueError):
+            box = np.zeros(0)
         if box.shape != (4,):
             raise ValueError(f"{where}: bbox must be 4 numbers (x, y, w, h), got {entry['bbox']!r}")
+        if not (np.isfinite(box).all() and box[2] > 0 and box[3] > 0):
+            raise ValueError(f"{where}: bbox {entry['bbox']!r} must be finite with positive width and height")
+        if not np.isfinite(float(entry["score"])):
+            raise ValueError(f"{where}: score {entry['score']!r} is not finite")
         instances.append(
             PoseInstance(
                 image=image,

@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["encode_jpeg", "read_image", "read_json", "write_bytes_atomic", "write_json_atomic"]
+__all__ = ["encode_jpeg", "read_image", "read_image_size", "read_json", "write_bytes_atomic", "write_json_atomic"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -53,6 +53,34 @@ def read_image(path: str | Path, record: str = "") -> np.ndarray:
     if image is None:
         raise ValueError(f"image file {path} cannot be decoded as an image{where}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_image_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) of a JPEG or PNG file read from its header (without decoding the pixels); ``None`` when the
+    file is missing, of another format, or its header is unreadable."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(26)
+            if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+                return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+            if head[:2] != b"\xff\xd8":
+                return None
+            stream.seek(2)
+            while True:  # JPEG segments until a start-of-frame marker (SOF0..SOF15 but DHT, JPG, DAC)
+                marker = stream.read(2)
+                if len(marker) < 2 or marker[0] != 0xFF:
+                    return None
+                if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:  # no length field
+                    continue
+                length = int.from_bytes(stream.read(2), "big")
+                if 0xC0 <= marker[1] <= 0xCF and marker[1] not in (0xC4, 0xC8, 0xCC):
+                    frame = stream.read(5)  # precision, height, width
+                    return int.from_bytes(frame[3:5], "big"), int.from_bytes(frame[1:3], "big")
+                if length < 2:
+                    return None
+                stream.seek(length - 2, os.SEEK_CUR)
+    except OSError:
+        return None
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

@@ -50,8 +50,16 @@ def load_mpii(annotation_file: str | Path, image_root: str | Path) -> PoseAnnota
         stem = Path(str(record["image"])).stem
         image_id = int(stem) if stem.isdigit() else index
         image = images.setdefault(image_id, ImageRecord(image_id=image_id, path=Path(image_root) / record["image"]))
-        side = float(record["scale"]) * _PIXEL_STD
-        center = np.asarray(record["center"], dtype=np.float64)
+        try:
+            side = float(record["scale"]) * _PIXEL_STD
+            center = np.asarray(record["center"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: scale must be a number and center [x, y], got {record['scale']!r}, "
+                             f"{record['center']!r}") from None  # fmt: skip
+        if not (np.isfinite(side) and side > 0):
+            raise ValueError(f"{where}: scale {record['scale']!r} must be a positive number (person size / 200 px)")
+        if center.shape != (2,) or not np.isfinite(center).all():
+            raise ValueError(f"{where}: center must be 2 finite numbers [x, y], got {record['center']!r}")
         if center[0] != -1:
             center[1] += 15.0 / _PIXEL_STD * side
         center -= 1.0

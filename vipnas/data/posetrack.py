@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from vipnas.data.coco import group_videos, instance_from_annotation, parse_posetrack_image, require
+from vipnas.data.coco import (
+    check_image_sizes,
+    check_unique_ids,
+    group_videos,
+    instance_from_annotation,
+    integer_id,
+    parse_posetrack_image,
+    require,
+)
 from vipnas.data.files import read_json
 from vipnas.data.metadata import POSETRACK18, DatasetInfo
 from vipnas.data.records import ImageRecord, PoseAnnotations, PoseInstance
@@ -51,7 +59,8 @@ def load_posetrack_videos(
 
     Raises:
         FileNotFoundError: a file is missing.
-        ValueError: a record lacks a key, has the wrong keypoint count, or two files share a frame id.
+        ValueError: a record lacks a key, has the wrong keypoint count or a non-integer id, two records share an
+            id, a person (track id) is listed twice in one frame, or two files share a frame id.
     """
     files = _video_files(source)
     images: dict[int, ImageRecord] = {}
@@ -59,6 +68,8 @@ def load_posetrack_videos(
     for path in files:
         data = read_json(path)
         require(data, ("images", "annotations"), f"{path}")
+        check_unique_ids(data["images"], f"{path}", "images")
+        check_unique_ids(data["annotations"], f"{path}", "annotations")
         frames: dict[int, ImageRecord] = {}
         for index, entry in enumerate(data["images"]):
             image = parse_posetrack_image(entry, Path(image_root), f"{path}: images[{index}]")
@@ -67,13 +78,23 @@ def load_posetrack_videos(
             if image.image_id in images:
                 raise ValueError(f"{path}: frame id {image.image_id} also appears in another video file")
             frames[image.image_id] = image
+        check_image_sizes(frames, data["annotations"], f"{path}")
         images.update(frames)
+        persons: dict[tuple[int, int], int] = {}  # (frame id, track id) -> annotation index
         for index, annotation in enumerate(data["annotations"]):
             where = f"{path}: annotation id {annotation.get('id', '?')} (annotations[{index}])"
             require(annotation, ("image_id", "keypoints"), where)
-            frame = frames.get(int(annotation["image_id"]))
+            frame = frames.get(integer_id(annotation["image_id"], where, "image_id"))
             if frame is None:
                 raise ValueError(f"{where}: image_id {annotation['image_id']} is not a frame of this video file")
+            if "track_id" in annotation:
+                person = (frame.image_id, integer_id(annotation["track_id"], where, "track_id"))
+                if person in persons:
+                    raise ValueError(
+                        f"{where}: track_id {person[1]} is already listed in frame {person[0]} by "
+                        f"annotations[{persons[person]}]; a person appears once per frame"
+                    )
+                persons[person] = index
             instance = instance_from_annotation(annotation, frame, info, where, skip_empty=skip_empty)
             if instance is not None:
                 instances.append(instance)

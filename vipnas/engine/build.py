@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ __all__ = [
     "ShardSampler",
     "TrainSampler",
     "build_calibration_batches",
+    "build_dataset_codec",
     "build_model",
     "build_optimizer",
     "build_train_dataset",
@@ -56,13 +57,23 @@ def prepare_data(config: Config, *, is_main: bool = True) -> DataPaths:
     if data.source == "synthpose":
         from vipnas.data.synthpose.generate import SynthPoseLayout, generate
 
-        root = Path(data.root or f"data/synthpose-{data.synthpose_images}-seed{data.synthpose_seed}")
-        layout = SynthPoseLayout(root)
-        if is_main and not _synthpose_ready(layout, data.synthpose_images, data.synthpose_seed):
+        layout = SynthPoseLayout(synthpose_root(config))
+        if is_main and not _synthpose_ready(layout, data):
             logger.info(
-                "generating SynthPose (%d images, seed %d) into %s", data.synthpose_images, data.synthpose_seed, root
+                "generating SynthPose (%s, %d images, seed %d) into %s",
+                data.synthpose_level,
+                data.synthpose_images,
+                data.synthpose_seed,
+                layout.root,
             )
-            generate(root, images=data.synthpose_images, seed=data.synthpose_seed, progress=config.runtime.progress)
+            generate(
+                layout.root,
+                images=data.synthpose_images,
+                seed=data.synthpose_seed,
+                level=data.synthpose_level,
+                test_fraction=data.synthpose_test_fraction,
+                progress=config.runtime.progress,
+            )
         detections = layout.detections("val") if data.val_detections else None  # the simulated detector
         return DataPaths(
             layout.annotations("train"),
@@ -81,11 +92,48 @@ def prepare_data(config: Config, *, is_main: bool = True) -> DataPaths:
     )
 
 
-def _synthpose_ready(layout: Any, images: int, seed: int) -> bool:
+def synthpose_root(config: Config) -> Path:
+    """The SynthPose folder of ``config``: ``data.root``, else
+    ``data/synthpose-<level>-<images>-seed<seed>[-test<percent>]``."""
+    data = config.data
+    if data.root:
+        return Path(data.root)
+    test = f"-test{round(100 * data.synthpose_test_fraction)}" if data.synthpose_test_fraction else ""
+    return Path(f"data/synthpose-{data.synthpose_level}-{data.synthpose_images}-seed{data.synthpose_seed}{test}")
+
+
+_SYNTHPOSE_ENTRIES = {"images", "annotations", "posetrack", "manifest.json"}
+
+
+def _synthpose_ready(layout: Any, data: Any) -> bool:
+    """True when ``layout`` holds the SynthPose dataset ``data`` asks for; False when there is nothing there yet
+    (or a generation of it was interrupted: the manifest is written last). Anything else there is a named error,
+    never overwritten: another size, seed, level or test split, or files that are not SynthPose's."""
+    from vipnas.data.synthpose.generate import split_counts
+
+    root = layout.root
     if not layout.manifest.is_file():
+        foreign = sorted(p.name for p in root.iterdir() if p.name not in _SYNTHPOSE_ENTRIES) if root.is_dir() else []
+        if foreign:
+            raise ValueError(
+                f"data.root {root} is not empty and holds no SynthPose manifest (found {', '.join(foreign[:5])}); "
+                "point data.root at an empty or new folder"
+            )
         return False
     manifest = json.loads(layout.manifest.read_text())
-    return manifest.get("seed") == seed and sum(manifest.get("images", {}).values()) == images
+    wanted = {
+        "seed": data.synthpose_seed,
+        "images": split_counts(data.synthpose_images, 0.2, data.synthpose_test_fraction),
+        "level": data.synthpose_level,
+    }
+    found = {"seed": manifest.get("seed"), "images": manifest.get("images"), "level": manifest.get("level", "hard")}
+    differ = [f"{key} {found[key]} (config: {wanted[key]})" for key in wanted if found[key] != wanted[key]]
+    if differ:
+        raise ValueError(
+            f"data.root {root} holds another SynthPose dataset: {'; '.join(differ)}. It is not overwritten: "
+            "point data.root at a new folder (or leave it empty for one named after the settings)"
+        )
+    return True
 
 
 def _load(config: Config, annotations: Path, images: Path) -> PoseAnnotations:
@@ -102,7 +150,8 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
     """The network or supernet ``config.model`` names, freshly initialised (weights are loaded by the caller).
 
     ``model.name`` may be a registered name, an arch JSON, a vipnas checkpoint (its architecture), or ``""`` for
-    the architecture of ``load_from``.
+    the architecture of ``load_from``. Its metadata records the codec it is trained with (``data.codec``,
+    ``data.sigma``), so every checkpoint of the run says how to decode it.
     """
     from vipnas.data.metadata import get_dataset_info
     from vipnas.models.checkpoint import read_checkpoint
@@ -139,23 +188,36 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
         model = create_model(name, **options)
     if config.model.init != "normal":  # constructors initialise N(0, 0.001)
         init_weights(model, config.model.init)
+    typed = cast(Any, model)
+    typed.metadata = replace(typed.metadata, codec=config.data.codec, sigma=config.data.sigma)
     return model
 
 
+def build_dataset_codec(config: Config, metadata: Any) -> Any:
+    """The codec of ``config.data`` (name and σ) sized for ``metadata``: targets, crop affine and decoding of the
+    datasets built here (a model trained by this config records the same in its metadata)."""
+    from vipnas.codec import codec_for_model
+
+    return codec_for_model(metadata, config.data.codec, sigma=config.data.sigma)
+
+
 def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augment: bool = True) -> Any:
-    """The training crops with heatmap targets (``augment=False``: the deterministic test crop)."""
-    from vipnas.codec import MSRAHeatmap
+    """The training crops with heatmap targets of the config's codec (``augment=False``: the deterministic test
+    crop)."""
+    from vipnas.codec import UDPHeatmap
     from vipnas.data.dataset import TopDownDataset
 
     annotations = _load(config, paths.train_annotations, paths.train_images)
     if config.data.train_limit:
         annotations.instances = annotations.instances[: config.data.train_limit]
+    codec = build_dataset_codec(config, metadata)
     return TopDownDataset(
         annotations,
         input_size=(metadata.input_size[1], metadata.input_size[0]),  # the dataset takes (width, height)
-        codec=cast(Any, MSRAHeatmap.for_model(metadata, sigma=config.data.sigma)),
+        codec=codec,
         augment=config.data.augment if augment else AugmentConfig.none(),
         padding=config.data.padding,
+        udp=isinstance(codec, UDPHeatmap),  # UDP's targets are only unbiased with its crop affine
         mean=metadata.mean,
         std=metadata.std,
         seed=config.runtime.seed,
@@ -164,8 +226,9 @@ def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augm
 
 def build_val_dataset(config: Config, metadata: Any, paths: DataPaths) -> tuple[Any, Any]:
     """Validation crops (ground-truth boxes, with targets for the loss) and, for COCO-style AP, the ground truth
-    restricted to the images used (``data.val_limit`` keeps the first N images and all their persons)."""
-    from vipnas.codec import MSRAHeatmap
+    restricted to the images used (``data.val_limit`` keeps the first N images and all their persons). The
+    dataset's ``codec`` is the config's, for the targets and for decoding."""
+    from vipnas.codec import UDPHeatmap
     from vipnas.data.dataset import TopDownDataset
 
     annotations = _load(config, paths.val_annotations, paths.val_images)
@@ -177,11 +240,13 @@ def build_val_dataset(config: Config, metadata: Any, paths: DataPaths) -> tuple[
             ground_truth = json.loads(Path(paths.val_annotations).read_text())
             ground_truth["images"] = [im for im in ground_truth["images"] if im["id"] in kept]
             ground_truth["annotations"] = [a for a in ground_truth["annotations"] if a["image_id"] in kept]
+    codec = build_dataset_codec(config, metadata)
     dataset = TopDownDataset(
         annotations,
         input_size=(metadata.input_size[1], metadata.input_size[0]),
-        codec=cast(Any, MSRAHeatmap.for_model(metadata, sigma=config.data.sigma)),
+        codec=codec,
         padding=config.data.padding,
+        udp=isinstance(codec, UDPHeatmap),
         mean=metadata.mean,
         std=metadata.std,
     )

@@ -21,6 +21,8 @@ class LRSchedule:
         optimizer: its groups' ``lr`` at construction are the base rates.
         iters_per_epoch: iterations of one epoch (milestones are in epochs).
         epochs: length of the schedule.
+        max_iters: when > 0 and shorter than ``epochs × iters_per_epoch``, the schedule's length instead (the run
+            stops there, so the cosine ends at ``min_lr_ratio`` there); milestones stay in epochs.
         policy: ``step`` or ``cosine``.
         milestones: epochs at whose first iteration the rate is multiplied by ``gamma``.
         gamma: step factor.
@@ -35,6 +37,7 @@ class LRSchedule:
         *,
         iters_per_epoch: int,
         epochs: int,
+        max_iters: int = 0,
         policy: str = "step",
         milestones: tuple[int, ...] = (),
         gamma: float = 0.1,
@@ -44,12 +47,16 @@ class LRSchedule:
     ) -> None:
         if iters_per_epoch < 1:
             raise ValueError(f"iters_per_epoch must be >= 1, got {iters_per_epoch}")
+        if max_iters < 0:
+            raise ValueError(f"max_iters must be >= 0 (0 = the whole epochs), got {max_iters}")
         if policy not in ("step", "cosine"):
             raise ValueError(f"policy must be 'step' or 'cosine', got {policy!r}")
         self.optimizer = optimizer
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.iters_per_epoch = iters_per_epoch
         self.total_iters = iters_per_epoch * epochs
+        if max_iters:
+            self.total_iters = min(self.total_iters, max_iters)
         self.policy = policy
         self.milestone_iters = sorted(m * iters_per_epoch for m in milestones)
         self.gamma = gamma

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import random
 import time
@@ -70,7 +71,15 @@ from vipnas.engine.schedule import LRSchedule
 from vipnas.models.checkpoint import atomic_save, checkpoint_payload
 from vipnas.models.supernet import PoseSupernet
 
-__all__ = ["TrainResult", "Trainer", "state_digest", "train"]
+__all__ = ["NonFiniteLossError", "RunExistsError", "TrainResult", "Trainer", "state_digest", "train"]
+
+
+class RunExistsError(ValueError):
+    """The work dir already holds a run and neither ``resume_from`` nor another work dir was given."""
+
+
+class NonFiniteLossError(ValueError):
+    """A loss became NaN or infinite: training stopped before the optimizer step, the last checkpoint is kept."""
 
 
 @dataclass
@@ -147,6 +156,8 @@ class Trainer:
         runtime = config.runtime
         self.work_dir = Path(work_dir or Path("work_dirs") / config.name)
         self.checkpoint_dir = self.work_dir / "checkpoints"
+        if resume_from is None:
+            _refuse_existing_run(self.work_dir)
         self.logger = setup_logging(self.work_dir / "train.log", is_main=info.is_main)
         if runtime.precision == "fp16" and self.device.type != "cuda":
             raise ValueError("runtime.precision 'fp16' needs a CUDA device; use 'bf16' on CPU")
@@ -187,6 +198,7 @@ class Trainer:
             self.optimizer,
             iters_per_epoch=self.iters_per_epoch,
             epochs=schedule.epochs,
+            max_iters=schedule.max_iters,
             policy=schedule.policy,
             milestones=schedule.milestones,
             gamma=schedule.gamma,
@@ -202,6 +214,7 @@ class Trainer:
             self.validator = Validator(config, self.model.metadata, paths, self.device)
 
         self.epoch = self.iteration = self.iter_in_epoch = 0
+        self.saved_iteration: int | None = None  # of the last checkpoint this run wrote or resumed from
         self.best: dict[str, Any] | None = None
         self._improved = False  # set by validate(), consumed by the next save_checkpoint()
         self.current_archs: list[tuple[str, Any]] = []
@@ -251,6 +264,7 @@ class Trainer:
             losses[name] = loss.item()
         if self.supernet:
             self.model.set_arch(self.model.space.largest())
+        self._check_finite(losses)  # before the step: the weights stay those of the last good iteration
         all_reduce_gradients(self.parameters)  # one flat all-reduce per step (no-op in a single process)
         if self.config.optimizer.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
@@ -260,6 +274,29 @@ class Trainer:
         self.schedule.step()
         average_buffers(self.model)  # BN running statistics agree on every rank
         return losses
+
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        """Raise :class:`NonFiniteLossError` when any rank's loss is NaN or infinite (every rank decides alike)."""
+        bad = [name for name, value in losses.items() if not math.isfinite(value)]
+        if self.info.world_size > 1:
+            flag = torch.tensor([float(bool(bad))], dtype=torch.float64, device=self.device)
+            all_reduce_mean(flag)
+            if flag.item() == 0:
+                return
+        elif not bad:
+            return
+        last = self.checkpoint_dir / "last.pth"
+        kept = (
+            f"the last good checkpoint {last} (iteration {self.saved_iteration}) is kept"
+            if self.saved_iteration is not None
+            else "no checkpoint was saved in this run"
+        )
+        found = ", ".join(f"{name} {losses[name]}" for name in bad) if bad else "on another rank"
+        raise NonFiniteLossError(
+            f"iteration {self.iteration + 1}: the training loss is not finite ({found}) at learning rate "
+            f"{self.schedule.get_last_lr()[0]:.3g}; stopped before the optimizer step and {kept}. Lower optimizer.lr, "
+            "set optimizer.grad_clip, or check the data"
+        )
 
     def step_archs(self) -> list[tuple[str, Any]]:
         """``[("network", None)]`` for a static network, the sandwich of this iteration for a supernet."""
@@ -384,8 +421,19 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Write ``last.pth`` (and ``best.pth`` after an improving validation); every rank takes part (RNG states)."""
+        broken = [
+            name
+            for name, tensor in self.model.state_dict().items()
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+        ]
+        if broken:  # never replace a good checkpoint with NaN weights (every rank holds the same weights)
+            raise NonFiniteLossError(
+                f"iteration {self.iteration}: {len(broken)} weight tensors are not finite (e.g. {broken[0]}); "
+                f"not saving, {self.checkpoint_dir / 'last.pth'} keeps iteration {self.saved_iteration}"
+            )
         rng = all_gather_object(capture_rng_state())
         improved, self._improved = self._improved, False
+        self.saved_iteration = self.iteration  # rank 0 writes it for every rank
         if not self.info.is_main:
             return
         training = {
@@ -423,6 +471,7 @@ class Trainer:
         self.scaler.load_state_dict(training["grad_scaler"])
         self.epoch, self.iter_in_epoch = int(training["epoch"]), int(training["iter_in_epoch"])
         self.iteration, self.best = int(training["iteration"]), training.get("best")
+        self.saved_iteration = self.iteration
         self.train_time = float(training.get("train_time", 0.0))
         states = training["rng"]
         restore_rng_state(states[self.info.rank] if len(states) == self.info.world_size else states[0])
@@ -551,6 +600,18 @@ class Trainer:
                 result.last_checkpoint,
             )
         return result
+
+
+def _refuse_existing_run(work_dir: Path) -> None:
+    """Raise :class:`RunExistsError` when ``work_dir`` holds a run's checkpoint or metrics: a new run would replace
+    ``last.pth`` and append to ``metrics.jsonl``."""
+    found = [work_dir / "checkpoints" / "last.pth", work_dir / "metrics.jsonl"]
+    found = [path for path in found if path.is_file() and path.stat().st_size > 0]
+    if found:
+        raise RunExistsError(
+            f"work dir {work_dir} already holds a run ({', '.join(str(path) for path in found)}); continue it with "
+            f"--resume-from auto, train into another --work-dir, or delete {work_dir} to start over"
+        )
 
 
 def _shown(key: str) -> bool:

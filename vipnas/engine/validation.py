@@ -34,6 +34,7 @@ class Validator:
     """
 
     def __init__(self, config: Any, metadata: Any, paths: Any, device: torch.device) -> None:
+        from vipnas.codec import UDPHeatmap
         from vipnas.engine.build import ShardSampler, build_val_dataset, make_loader
 
         self.config = config
@@ -41,6 +42,7 @@ class Validator:
         self.paths = paths
         self.device = device
         dataset, self.ground_truth = build_val_dataset(config, metadata, paths)
+        self.codec = dataset.codec  # the config's codec: targets of the loss, crops and decoding of the AP
         if len(dataset) == 0:
             raise ValueError(f"the validation split {paths.val_annotations} has no persons with keypoints")
         shard = ShardSampler(len(dataset), num_replicas=get_world_size(), rank=get_rank())
@@ -55,7 +57,12 @@ class Validator:
             if kept is not None:
                 boxes.instances = [i for i in boxes.instances if i.image.image_id in kept]
             crops = TopDownDataset(
-                boxes, input_size=dataset.input_size, padding=config.data.padding, mean=metadata.mean, std=metadata.std
+                boxes,
+                input_size=dataset.input_size,
+                padding=config.data.padding,
+                udp=isinstance(self.codec, UDPHeatmap),
+                mean=metadata.mean,
+                std=metadata.std,
             )
             shard = ShardSampler(len(crops), num_replicas=get_world_size(), rank=get_rank())
             self.ap_loader = make_loader(crops, shard, config.data.val_batch_size, config, drop_last=False)
@@ -91,7 +98,9 @@ class Validator:
 
         part = None
         if len(self.ap_loader):  # a rank's shard of a tiny split can be empty
-            part = run_inference(model, self.ap_loader, flip=self.config.runtime.val_flip, device=self.device)
+            part = run_inference(
+                model, self.ap_loader, flip=self.config.runtime.val_flip, codec=self.codec, device=self.device
+            )
         parts = all_gather_object(part)
         metrics: dict[str, float] | None = None
         if get_rank() == 0:

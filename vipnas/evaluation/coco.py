@@ -23,6 +23,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from vipnas.data.coco import check_unique_ids, integer_id
 from vipnas.data.files import read_json, write_json_atomic
 from vipnas.data.metadata import get_dataset_info
 from vipnas.evaluation.instances import PosePredictions, select_instances
@@ -61,7 +62,8 @@ def load_coco_ground_truth(annotation: str | Path | dict[str, Any], dataset: str
 
     Raises:
         ValueError: the file is not a COCO keypoint file (missing ``images``/``annotations``/``categories``,
-            annotations without ``bbox`` or ``keypoints``, or with the wrong joint count).
+            annotations without ``bbox`` or ``keypoints``, or with the wrong joint count), or its ids are not
+            unique integers, or an annotation names an image the file does not have.
     """
     info = get_dataset_info(dataset)
     source = str(annotation) if not isinstance(annotation, dict) else "annotation dict"
@@ -69,11 +71,22 @@ def load_coco_ground_truth(annotation: str | Path | dict[str, Any], dataset: str
     for key in ("images", "annotations", "categories"):
         if not isinstance(data, dict) or key not in data:
             raise ValueError(f"{source}: not a COCO annotation file (no {key!r} list)")
+    # pycocotools indexes by id: a repeated id silently drops a record, a string id never matches a result
+    check_unique_ids(data["images"], source, "images")
+    check_unique_ids(data["annotations"], source, "annotations")
+    image_ids = set()
+    for index, image in enumerate(data["images"]):
+        if not isinstance(image, dict) or "id" not in image:
+            raise ValueError(f"{source}: images[{index}] has no 'id'")
+        image_ids.add(integer_id(image["id"], f"{source}: images[{index}]"))
     for index, ann in enumerate(data["annotations"]):
         where = f"{source}: annotation id {ann.get('id', '?')} (annotations[{index}])"
         for key in ("id", "image_id", "bbox", "keypoints"):
             if key not in ann:
                 raise ValueError(f"{where}: missing {key!r}")
+        integer_id(ann["id"], where)
+        if integer_id(ann["image_id"], where, "image_id") not in image_ids:
+            raise ValueError(f"{where}: image_id {ann['image_id']} is not in the file's images")
         if len(ann["keypoints"]) != 3 * info.num_joints:
             raise ValueError(
                 f"{where}: {len(ann['keypoints'])} keypoint values, expected {3 * info.num_joints} ({info.name})"

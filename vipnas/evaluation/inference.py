@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vipnas.codec import MSRAHeatmap, UDPHeatmap
+from vipnas.codec import MSRAHeatmap, UDPHeatmap, build_codec
 from vipnas.evaluation.flip import flip_test
 from vipnas.evaluation.instances import PosePredictions, keypoints_to_image
 
@@ -36,8 +36,10 @@ def run_inference(
         flip: average with the mirrored crop's heatmaps.
         flip_index: heatmap channel permutation for the flip; default from ``loader.dataset.info`` or the
             model's ``metadata.dataset``.
-        shift_heatmap: shift flipped heatmaps one pixel (default: True, False for a :class:`UDPHeatmap` codec).
-        codec: heatmap decoder; default :class:`MSRAHeatmap` (argmax + quarter offset) sized from the first batch.
+        shift_heatmap: shift flipped heatmaps one pixel (default: True, False for a UDP codec).
+        codec: heatmap decoder; default: the codec the model's metadata records (``codec``, ``sigma``; ``msra``
+            when it records none), sized from the first batch. The loader's crops must match it (UDP affine for
+            ``udp``).
         device: where the network runs.
         progress: show a tqdm bar.
 
@@ -53,8 +55,10 @@ def run_inference(
 
             info = get_dataset_info(str(getattr(model, "metadata").dataset))  # noqa: B009
         flip_index = info.flip_index()
-    if shift_heatmap is None:
-        shift_heatmap = not isinstance(codec, UDPHeatmap)
+    metadata = getattr(model, "metadata", None)
+    default_codec = str(getattr(metadata, "codec", "msra"))  # when no codec is given
+    if shift_heatmap is None:  # UDP's flip maps heatmap pixels onto pixels exactly: no shift
+        shift_heatmap = not isinstance(codec, UDPHeatmap) if codec is not None else default_codec != "udp"
     if progress:
         from tqdm import tqdm
 
@@ -65,8 +69,12 @@ def run_inference(
         heatmaps = flip_test(model, images, flip_index, shift_heatmap=shift_heatmap) if flip else model(images)
         heatmaps = heatmaps.float().cpu().numpy()  # (N, K, h, w)
         if codec is None:
-            input_size = (images.shape[-1], images.shape[-2])
-            codec = MSRAHeatmap(input_size=input_size, heatmap_size=(heatmaps.shape[-1], heatmaps.shape[-2]))
+            codec = build_codec(
+                default_codec,
+                input_size=(images.shape[-1], images.shape[-2]),
+                heatmap_size=(heatmaps.shape[-1], heatmaps.shape[-2]),
+                sigma=float(getattr(metadata, "sigma", 2.0)),
+            )
         keypoints, scores = codec.decode(heatmaps)  # (N, K, 2) input pixels, (N, K)
         mirrored = np.asarray(batch.flip, dtype=bool)
         if mirrored.any():  # a mirrored crop's channels name mirrored joints: swap them back

@@ -144,8 +144,10 @@ def evaluate_model(
     det_boxes: str | Path | None = None,
     det_score_threshold: float = 0.0,
     flip: bool = True,
+    codec: str | None = None,
     out_dir: str | Path | None = None,
     head_boxes: str | Path | None = None,
+    nms: str = "oks",
     batch_size: int = 32,
     workers: int = 0,
     device: str = "cpu",
@@ -161,12 +163,15 @@ def evaluate_model(
         det_boxes: detector results ``[{image_id, bbox, score}]``; ground-truth boxes when ``None``.
         det_score_threshold: drop detections scoring below it.
         flip: flip test.
-        out_dir, head_boxes: see :func:`evaluate_predictions`.
+        codec: ``msra``, ``dark`` or ``udp`` (crop affine and decoding); default: what ``model.metadata.codec``
+            records (``msra`` when it records none), with its ``sigma``.
+        out_dir, head_boxes, nms: see :func:`evaluate_predictions` (``nms``: ``oks``, ``soft`` or ``none``).
         batch_size, workers, device, progress: inference settings.
 
     Returns:
         The metrics and the raw predictions.
     """
+    from vipnas.codec import UDPHeatmap, codec_for_model
     from vipnas.data.coco import load_coco, load_detections
     from vipnas.data.dataset import TopDownDataset, build_loader
     from vipnas.data.mpii import load_mpii
@@ -174,6 +179,8 @@ def evaluate_model(
     from vipnas.evaluation.inference import run_inference
 
     info = get_dataset_info(dataset)
+    if nms not in ("oks", "soft", "none"):  # before the inference, not after it
+        raise ValueError(f"nms must be one of 'oks', 'soft', 'none', got {nms!r}")
     if info.name == "MPII":
         annotations = load_mpii(annotation, images)
     elif info.name == "POSETRACK18" and Path(annotation).is_dir():
@@ -185,9 +192,11 @@ def evaluate_model(
     metadata = model.metadata
     if metadata.num_joints != info.num_joints:
         raise ValueError(f"model predicts {metadata.num_joints} joints, {info.name} has {info.num_joints}")
+    decoder = codec_for_model(metadata, codec)
     height, width = metadata.input_size
-    crops = TopDownDataset(annotations, input_size=(width, height), mean=metadata.mean, std=metadata.std)
+    udp = isinstance(decoder, UDPHeatmap)  # UDP decodes only crops made with its affine
+    crops = TopDownDataset(annotations, input_size=(width, height), udp=udp, mean=metadata.mean, std=metadata.std)
     loader = build_loader(crops, batch_size=batch_size, num_workers=workers)
-    predictions = run_inference(model, loader, flip=flip, device=device, progress=progress)
-    metrics = evaluate_predictions(info.name, annotation, predictions, out_dir=out_dir, head_boxes=head_boxes)
+    predictions = run_inference(model, loader, flip=flip, codec=decoder, device=device, progress=progress)
+    metrics = evaluate_predictions(info.name, annotation, predictions, out_dir=out_dir, head_boxes=head_boxes, nms=nms)
     return metrics, predictions

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from vipnas.data.coco import check_unique_ids, integer_id
 from vipnas.data.files import read_json, write_json_atomic
 from vipnas.data.metadata import POSETRACK18
 from vipnas.evaluation.instances import PosePredictions, select_instances
@@ -93,7 +94,8 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
     Raises:
         ValueError: naming the file and record: missing keys, joint names or counts, non-finite values,
             annotations of an image id not in ``images``, ground truth without ``bbox_head``, predictions without
-            or with duplicate ``track_id``.
+            or with duplicate ``track_id``, non-integer or repeated ids, a ground-truth person listed twice in a
+            frame (a repeated ``track_id``).
     """
     path = Path(path)
     data = read_json(path)
@@ -104,10 +106,13 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
     if missing:
         raise ValueError(f"{path}: categories[0].keypoints lacks {missing}; expected the PoseTrack18 joint names")
     slots = np.array([names.index(name) for name in POSEVAL_JOINTS])  # poseval joint → slot in the file
+    check_unique_ids(data["images"], str(path), "images")
+    check_unique_ids(data["annotations"], str(path), "annotations")
     frames: dict[int, _Frame] = {}
     for index, image in enumerate(data["images"]):
         if "id" not in image:
             raise ValueError(f"{path}: images[{index}] has no 'id'")
+        integer_id(image["id"], f"{path}: images[{index}]")
         regions = [
             np.c_[xs, ys].astype(np.float64)
             for xs, ys in zip(
@@ -120,7 +125,7 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
         where = f"{path}: annotation id {annotation.get('id', '?')} (annotations[{index}])"
         if "image_id" not in annotation or "keypoints" not in annotation:
             raise ValueError(f"{where}: needs 'image_id' and 'keypoints'")
-        frame = frames.get(int(annotation["image_id"]))
+        frame = frames.get(integer_id(annotation["image_id"], where, "image_id"))
         if frame is None:
             raise ValueError(f"{where}: image id {annotation['image_id']} is not among the file's images")
         values = np.asarray(annotation["keypoints"], dtype=np.float64)
@@ -150,6 +155,14 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
             if head is None or len(head) != 4:
                 raise ValueError(f"{where}: ground truth needs 'bbox_head' [x, y, w, h] (PCKh's head size)")
             head_size = _HEAD_FACTOR * float(np.hypot(float(head[2]), float(head[3])))
+            if "track_id" in annotation:  # a person listed twice would count as a missed second person
+                track = integer_id(annotation["track_id"], where, "track_id")
+                seen = track_ids.setdefault(frame.image_id, set())
+                if track in seen:
+                    raise ValueError(
+                        f"{where}: ground-truth track_id {track} is listed twice in frame {frame.image_id}"
+                    )
+                seen.add(track)
         frame.persons.append(_Person(triples[:, :2].copy(), present, scores, head_size))
     return list(frames.values())
 

@@ -125,8 +125,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def model_from_payload(payload: dict[str, Any], *, source: str = "checkpoint") -> nn.Module:
-    """Rebuild the model a checkpoint describes and load its weights (strict)."""
-    metadata = ModelMetadata.from_dict(payload["metadata"])
+    """Rebuild the model a checkpoint describes and load its weights (strict).
+
+    A checkpoint written before the codec was recorded in the metadata reads as ``msra`` (the only codec then),
+    with σ from its training config when it has one.
+    """
+    values = dict(payload["metadata"])
+    if "codec" not in values:
+        values["codec"] = "msra"
+        data = (payload.get("config") or {}).get("data") or {}
+        values.setdefault("sigma", data.get("sigma", 2.0))
+    metadata = ModelMetadata.from_dict(values)
     options = {"num_joints": metadata.num_joints, "input_size": metadata.input_size, "dataset": metadata.dataset}
     if payload["kind"] == "supernet":
         model: nn.Module = PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)

@@ -26,6 +26,10 @@ class ModelMetadata:
         std: per-channel divisor applied after the mean, 0-255 scale.
         color_order: channel order the network expects (always ``RGB``: images are converted after reading).
         dataset: name of the keypoint convention the heatmaps follow (``COCO``, ``POSETRACK18``, ...).
+        codec: heatmap codec the network was trained with (``msra``, ``dark``, ``udp``; see
+            ``vipnas.codec.build_codec``): how to crop for it and decode its heatmaps. Checkpoints older than the
+            field read as ``msra``.
+        sigma: Gaussian σ (heatmap pixels) of the codec's training targets.
         arch: the architecture as a JSON-ready dict, or ``None`` for networks outside a search space.
     """
 
@@ -37,6 +41,8 @@ class ModelMetadata:
     std: tuple[float, float, float] = IMAGENET_STD_RGB
     color_order: str = "RGB"
     dataset: str = "COCO"
+    codec: str = "msra"
+    sigma: float = 2.0
     arch: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
@@ -59,4 +65,6 @@ class ModelMetadata:
         for key in ("input_size", "mean", "std"):
             if key in values:
                 values[key] = tuple(values[key])
+        if "sigma" in values:
+            values["sigma"] = float(values["sigma"])
         return cls(**values)

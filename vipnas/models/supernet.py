@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -130,7 +131,7 @@ class PoseSupernet(nn.Module):
         """The static network of ``arch`` (default: the active arch) with the supernet's weights copied.
 
         The result contains only ``torch.nn`` layers, is in the supernet's train/eval mode, and computes what
-        the supernet computes at that arch.
+        the supernet computes at that arch; its metadata keeps the supernet's codec.
         """
         arch = arch or self._arch
         static = build_static(
@@ -141,5 +142,6 @@ class PoseSupernet(nn.Module):
             dataset=self.metadata.dataset,
         )
         static.load_state_dict(self.subnet_state_dict(arch), strict=True)
+        static.metadata = replace(static.metadata, codec=self.metadata.codec, sigma=self.metadata.sigma)
         static.train(self.training)
         return static

@@ -19,9 +19,11 @@ from vipnas.models.layers import make_stem
 from vipnas.models.mobilenetv3 import MobileBlock
 from vipnas.models.resnet import Bottleneck
 from vipnas.space.arch import Arch
-from vipnas.space.family import FAMILY_SPECS
+from vipnas.space.family import FAMILY_SPECS, se_channels
 
-__all__ = ["Unit", "arch_units", "build_unit", "output_size"]
+__all__ = ["Unit", "arch_units", "build_unit", "check_buildable", "output_size"]
+
+_DECONV_KERNELS = (2, 3, 4)  # the kernel sizes whose stride-2 deconvolution exactly doubles the resolution
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,66 @@ class Unit:
 def output_size(size: int, kernel_size: int, stride: int) -> int:
     """Output length of a convolution with padding ``kernel_size // 2``."""
     return (size + 2 * (kernel_size // 2) - kernel_size) // stride + 1
+
+
+def check_buildable(arch: Arch, *, num_joints: int = 17) -> Arch:
+    """Return ``arch`` if its static network can be built, else raise naming every impossible field.
+
+    Every arch of a search space passes; this is for archs written by hand (or edited), which may lie outside any
+    space (SimpleBaseline's does) and still be valid networks. Not called by :func:`arch_units`, which a search
+    runs thousands of times on archs its space has already validated.
+
+    Raises:
+        ValueError: wrong stage count for the family, non-positive sizes, even kernels (the padding would change
+            the resolution), group numbers that do not divide their channels, a mobile block without expansion
+            whose input and middle widths differ, an unsupported deconvolution kernel, ``num_joints`` < 1.
+    """
+    spec = FAMILY_SPECS[arch.family]
+    if len(arch.stages) != len(spec.stage_strides):
+        raise ValueError(f"arch has {len(arch.stages)} stages; a {arch.family} network has {len(spec.stage_strides)}")
+    problems: list[str] = []
+
+    def positive(where: str, value: int) -> bool:
+        if value < 1:
+            problems.append(f"{where}={value} must be >= 1")
+        return value >= 1
+
+    def odd(where: str, value: int) -> None:
+        if positive(where, value) and value % 2 == 0:
+            problems.append(f"{where}={value} must be odd (padding k // 2 keeps the resolution only for odd k)")
+
+    positive("stem.width", arch.stem.width)
+    odd("stem.kernel_size", arch.stem.kernel_size)
+    channels = arch.stem.width
+    for index, stage in enumerate(arch.stages):
+        where = f"stages[{index}]"
+        positive(f"{where}.depth", stage.depth)
+        odd(f"{where}.kernel_size", stage.kernel_size)
+        sized = [positive(f"{where}.{name}", getattr(stage, name)) for name in ("width", "expand_ratio", "groups")]
+        if all(sized):
+            middle = spec.middle_channels(stage)
+            if middle % stage.groups:
+                problems.append(f"{where}.groups={stage.groups} must divide the block's {middle} middle channels")
+            if arch.family == "mobilenetv3" and stage.expand_ratio == 1 and middle != channels:
+                problems.append(
+                    f"{where}: a block without expansion (expand_ratio 1) needs middle == input channels, got "
+                    f"{middle} != {channels}"
+                )
+            if arch.family == "mobilenetv3" and stage.attention and se_channels(middle) < 1:
+                problems.append(f"{where}.attention: SE needs at least 4 middle channels, got {middle}")
+        channels = spec.output_channels(stage)
+    head = arch.head
+    if head.kernel_size not in _DECONV_KERNELS:
+        problems.append(f"head.kernel_size={head.kernel_size} must be one of {list(_DECONV_KERNELS)}")
+    sized = [positive("head.width", head.width), positive("head.groups", head.groups)]
+    if all(sized) and channels > 0 and (channels % head.groups or head.width % head.groups):
+        problems.append(
+            f"head.groups={head.groups} must divide both its {channels} input channels and its {head.width} filters"
+        )
+    positive("num_joints", num_joints)
+    if problems:
+        raise ValueError(f"this {arch.family} arch cannot be built: " + "; ".join(problems))
+    return arch
 
 
 def arch_units(arch: Arch, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> Iterator[Unit]:

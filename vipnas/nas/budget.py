@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -51,8 +52,8 @@ class Budget:
             raise ValueError("a latency budget needs a latency table (build one with `vipnas latency-table`)")
         for name in ("max_macs", "max_params", "max_latency_ms"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"budget {name} must be positive, got {value}")
+            if value is not None and not (math.isfinite(value) and value > 0):  # nan would compare as "fits"
+                raise ValueError(f"budget {name} must be a finite positive number, got {value}")
 
     def cost(self, arch: Arch) -> ArchCost:
         """MACs, parameters and (with a table) predicted latency of ``arch``."""

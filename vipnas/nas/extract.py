@@ -18,13 +18,16 @@ logger = logging.getLogger("vipnas.extract")
 
 def calibration_batches_for(payload: dict[str, Any], metadata: Any, *, images: int | None = None) -> list | None:
     """The fixed BN-recalibration batches of the training run that wrote ``payload`` (``None`` when the checkpoint
-    carries no training config, e.g. a bare model checkpoint)."""
+    carries no training config, e.g. a bare model checkpoint), cropped as ``metadata.codec`` says (UDP's affine)."""
     if "config" not in payload:
         return None
+    from dataclasses import replace
+
     from vipnas.config import config_from_dict
     from vipnas.engine.build import build_calibration_batches, prepare_data
 
     config = config_from_dict(payload["config"], where="checkpoint config")
+    config = replace(config, data=replace(config.data, codec=metadata.codec, sigma=metadata.sigma))
     paths = prepare_data(config)
     return build_calibration_batches(config, metadata, paths, num_images=images)
 

@@ -12,22 +12,31 @@ rank ``i % world``), and the results are gathered to every rank; rank 0 writes t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vipnas.data.files import write_bytes_atomic
 from vipnas.nas.budget import Budget, sample_under_budget
 from vipnas.space.arch import Arch
 from vipnas.space.search_space import SearchSpace
 
-__all__ = ["Candidate", "ResultStore", "SearchResult", "evolutionary_search", "random_search"]
+__all__ = [
+    "Candidate",
+    "ProvenanceMismatchError",
+    "ResultStore",
+    "SearchResult",
+    "evolutionary_search",
+    "file_digest",
+    "random_search",
+    "search_provenance",
+]
 
 logger = logging.getLogger("vipnas.search")
 
@@ -75,21 +84,86 @@ class Candidate:
             raise ValueError(f"{source}: malformed candidate record ({error})") from None
 
 
-class ResultStore:
-    """Evaluated candidates keyed by arch; with a ``path`` they are loaded from and saved to one JSON file."""
+class ProvenanceMismatchError(ValueError):
+    """A result store was written by a different setup (supernet, space, budget, evaluation or data)."""
 
-    def __init__(self, path: str | Path | None = None, *, writer: bool = True) -> None:
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples become lists), so stored and current provenance compare equal."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"budget": {"max_macs": 1}}`` → ``{"budget.max_macs": "1"}`` (values as JSON text), for naming differences."""
+    flat: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            flat.update(_flatten(item, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(item)
+    return flat
+
+
+class ResultStore:
+    """Evaluated candidates keyed by arch; with a ``path`` they are loaded from and saved to one JSON file.
+
+    The file also records the store's *provenance*: what produced the metrics (supernet checkpoint digest, search
+    space, budget, evaluation settings, data). A candidate's metrics are only valid for that setup, so opening a
+    store with a provenance that differs from the stored one raises :class:`ProvenanceMismatchError` naming every
+    field that differs, instead of silently replaying another setup's results.
+
+    Args:
+        path: the JSON file (``None``: in memory only).
+        provenance: JSON-ready description of the setup (see :func:`search_provenance`). ``None`` means "no check"
+            and exists only for callers written before provenance was recorded; such a store keeps whatever
+            provenance its file already has. New callers should always pass one.
+        writer: whether :meth:`save` writes (rank 0 only under ``torchrun``).
+
+    Raises:
+        ValueError: the file is unreadable.
+        ProvenanceMismatchError: the file was written with another provenance (or with none).
+    """
+
+    def __init__(
+        self, path: str | Path | None = None, *, provenance: dict[str, Any] | None = None, writer: bool = True
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.writer = writer
+        self.provenance = _plain(provenance) if provenance is not None else None
         self._candidates: dict[Arch, Candidate] = {}
         if self.path is not None and self.path.is_file():
             try:
-                records = json.loads(self.path.read_text())["candidates"]
+                data = json.loads(self.path.read_text())
+                records = data["candidates"]
             except (json.JSONDecodeError, KeyError, TypeError) as error:
                 raise ValueError(f"search results {self.path} are unreadable ({error}); move the file away") from None
+            stored = data.get("provenance")
+            if self.provenance is None:
+                self.provenance = stored
+            elif stored != self.provenance:
+                raise ProvenanceMismatchError(self._mismatch(stored))
             for record in records:
                 candidate = Candidate.from_dict(record, source=str(self.path))
                 self._candidates[candidate.arch] = candidate
+
+    def _mismatch(self, stored: Any) -> str:
+        folder = self.path.parent if self.path is not None else None
+        ways_out = f"write to another --out, or delete {folder} to start over"
+        if not isinstance(stored, dict):
+            return (
+                f"search results {self.path} record no provenance (written by an older vipnas), so they cannot be "
+                f"trusted for this search; {ways_out}"
+            )
+        before, now = _flatten(stored), _flatten(self.provenance or {})
+        differences = [
+            f"{key}: stored {before.get(key, '(absent)')}, now {now.get(key, '(absent)')}"
+            for key in sorted(set(before) | set(now))
+            if before.get(key) != now.get(key)
+        ]
+        return (
+            f"search results {self.path} were produced by another setup ({'; '.join(differences)}); "
+            f"they would be replayed as this search's results. {ways_out[0].upper()}{ways_out[1:]}"
+        )
 
     def __len__(self) -> int:
         return len(self._candidates)
@@ -111,11 +185,47 @@ class ResultStore:
     def save(self) -> None:
         if self.path is None or not self.writer:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        with os.fdopen(handle, "w") as stream:
-            json.dump({"candidates": [c.to_dict() for c in self._candidates.values()]}, stream)
-        os.replace(tmp, self.path)
+        data: dict[str, Any] = {"candidates": [c.to_dict() for c in self._candidates.values()]}
+        if self.provenance is not None:
+            data = {"provenance": self.provenance, **data}
+        write_bytes_atomic(self.path, json.dumps(data).encode("utf-8"))
+
+
+def file_digest(path: str | Path) -> str:
+    """``sha256:<hex>`` of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def search_provenance(
+    checkpoint: str | Path, space: SearchSpace, budget: Budget, evaluation: dict[str, Any]
+) -> dict[str, Any]:
+    """The provenance of a search's results: the supernet file's digest, the space, the budget (bounds, input size,
+    joints, latency table) and the evaluator's own settings (:meth:`SupernetEvaluator.provenance`)."""
+    table = budget.latency_table
+    table_digest = None
+    if table is not None:  # what its predictions depend on: the entries and the calibration fit
+        fitted = {"entries": table.entries, "scale": table.scale, "offset_ms": table.offset_ms}
+        measured = json.dumps(fitted, sort_keys=True)
+        table_digest = f"{table.runtime}, sha256:{hashlib.sha256(measured.encode()).hexdigest()}"
+    return _plain(
+        {
+            "checkpoint": file_digest(checkpoint),
+            "space": space.name,
+            "budget": {
+                "max_macs": budget.max_macs,
+                "max_params": budget.max_params,
+                "max_latency_ms": budget.max_latency_ms,
+                "latency_table": table_digest,
+                "input_size": list(budget.input_size),
+                "num_joints": budget.num_joints,
+            },
+            "evaluation": evaluation,
+        }
+    )
 
 
 @dataclass
@@ -203,18 +313,32 @@ def random_search(
     store: ResultStore | None = None,
     objective: str = "AP",
     progress: bool = True,
+    max_repeats: int = 1000,
 ) -> SearchResult:
-    """The paper's search (§4.2): ``num_candidates`` archs sampled uniformly under the budget, best objective wins."""
+    """The paper's search (§4.2): ``num_candidates`` archs sampled uniformly under the budget, best objective wins.
+
+    When fewer distinct archs meet the budget than requested (``max_repeats`` draws in a row all repeat an arch
+    already drawn), the search evaluates those it found and logs how many that is.
+    """
     store = store if store is not None else ResultStore()
     rng = random.Random(seed)
     archs: list[Arch] = []
     seen: set[Arch] = set()
+    repeats = 0
     while len(archs) < num_candidates:
         arch = sample_under_budget(space, rng, budget)
         if arch not in seen:
             seen.add(arch)
             archs.append(arch)
-        elif len(seen) >= space.size():
+            repeats = 0
+            continue
+        repeats += 1
+        if repeats >= max_repeats or len(seen) >= space.size():
+            logger.warning(
+                "random search: only %d distinct archs of %s meet the budget (%s) as far as %d draws in a row that "
+                "all repeated one can tell; evaluating %d candidates instead of %d",
+                len(archs), space.name, budget.describe(), repeats, len(archs), num_candidates,
+            )  # fmt: skip
             break
     bar = _progress(len(archs), f"random search ({budget.describe()})", progress)
     candidates = evaluate_all(archs, evaluate, budget, store, progress=bar)
@@ -239,10 +363,16 @@ def evolutionary_search(
     objective: str = "AP",
     progress: bool = True,
     max_tries: int = 1000,
+    max_repeats: int = 100,
 ) -> SearchResult:
     """Evolution under the budget (AttentiveNAS-style): a random initial population; each generation the ``parents``
     best of the population produce ``mutations`` mutants and ``crossovers`` crossed children (redrawn until they
-    meet the budget), and the ``population`` best of parents and children survive."""
+    meet the budget), and the ``population`` best of parents and children survive.
+
+    Every candidate is a distinct arch. A child whose neighbourhood is exhausted (``max_tries`` draws found no new
+    arch meeting the budget) is replaced by a uniform draw under the budget; when ``max_repeats`` of those in a
+    row repeat archs already seen, the child is dropped, and the search logs how many were dropped.
+    """
     if parents < 1 or population < parents:
         raise ValueError(f"need 1 <= parents ({parents}) <= population ({population})")
     store = store if store is not None else ResultStore()
@@ -251,32 +381,54 @@ def evolutionary_search(
     bar = _progress(total, f"evolutionary search ({budget.describe()})", progress)
     history: list[Candidate] = []
 
-    def draw_unique(make: Callable[[], Arch], seen: set[Arch]) -> Arch:
+    dropped = 0
+
+    def draw_unique(make: Callable[[], Arch], seen: set[Arch]) -> list[Arch]:
+        """``[a new arch meeting the budget]``, or ``[]`` when none can be found."""
+        nonlocal dropped
         for _ in range(max_tries):
             arch = make()
             if arch not in seen and budget.fits(arch):
                 seen.add(arch)
-                return arch
-        return sample_under_budget(space, rng, budget)  # the neighbourhood is exhausted: explore instead
+                return [arch]
+        for _ in range(max_repeats):  # the neighbourhood is exhausted: explore instead
+            arch = sample_under_budget(space, rng, budget)
+            if arch not in seen:
+                seen.add(arch)
+                return [arch]
+        dropped += 1
+        return []
 
     seen: set[Arch] = set()
-    initial = [draw_unique(lambda: sample_under_budget(space, rng, budget), seen) for _ in range(population)]
+    initial = [a for _ in range(population) for a in draw_unique(lambda: sample_under_budget(space, rng, budget), seen)]
     pool = evaluate_all(initial, evaluate, budget, store, progress=bar)
     history += pool
     for _ in range(generations):
         ranked = sorted(pool, key=lambda c: c.score(objective), reverse=True)
         elite = [c.arch for c in ranked[:parents]]
         children = [
-            draw_unique(lambda elite=elite: space.mutate(rng.choice(elite), rng, mutation_probability), seen)
+            arch
             for _ in range(mutations)
+            for arch in draw_unique(
+                lambda elite=elite: space.mutate(rng.choice(elite), rng, mutation_probability), seen
+            )
         ]
         children += [
-            draw_unique(lambda elite=elite: space.crossover(rng.choice(elite), rng.choice(elite), rng), seen)
+            arch
             for _ in range(crossovers)
+            for arch in draw_unique(
+                lambda elite=elite: space.crossover(rng.choice(elite), rng.choice(elite), rng), seen
+            )
         ]
         evaluated = evaluate_all(children, evaluate, budget, store, progress=bar)
         history += evaluated
         pool = sorted(ranked + evaluated, key=lambda c: c.score(objective), reverse=True)[:population]
     if bar is not None:
         bar.close()
+    if dropped:
+        logger.warning(
+            "evolutionary search: %d of %d draws found no arch of %s meeting the budget (%s) that was not already "
+            "evaluated; %d distinct candidates evaluated",
+            dropped, total, space.name, budget.describe(), len(history),
+        )  # fmt: skip
     return SearchResult("evolution", objective, budget.describe(), history)

@@ -6,7 +6,7 @@ limb-like distractors, several overlapping people at many scales, lighting chang
 smooth activities, camera motion, passing occluders and motion blur. Ground truth is exact.
 
     >>> from vipnas.data import synthpose
-    >>> layout = synthpose.generate("data/synthpose", images=1000, videos=10, frames=30, seed=0)
+    >>> layout = synthpose.generate("data/synthpose", images=1000, videos=10, frames=30, seed=0, level="medium")
     >>> train = synthpose.load(layout.root, "train")            # COCO images, 17 joints
     >>> clips = synthpose.load(layout.root, "val", videos=True)  # PoseTrack18 videos
 """
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vipnas.data.synthpose.generate import SynthPoseLayout, generate
+from vipnas.data.synthpose.difficulty import DEFAULT_LEVEL, LEVELS, Difficulty, difficulty
+from vipnas.data.synthpose.generate import SPLITS, SynthPoseLayout, generate
 
-__all__ = ["SynthPoseLayout", "generate", "load"]
+__all__ = ["DEFAULT_LEVEL", "LEVELS", "SPLITS", "Difficulty", "SynthPoseLayout", "difficulty", "generate", "load"]
 
 
 def load(root: str | Path, split: str = "train", *, videos: bool = False, skip_empty: bool = True):
@@ -30,8 +31,8 @@ def load(root: str | Path, split: str = "train", *, videos: bool = False, skip_e
     from vipnas.data.posetrack import load_posetrack_videos
 
     layout = SynthPoseLayout(Path(root))
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     if videos:
         return load_posetrack_videos(layout.video_annotations(split), layout.posetrack_root, skip_empty=skip_empty)
     return load_coco(layout.annotations(split), layout.images(split), "COCO", skip_empty=skip_empty)

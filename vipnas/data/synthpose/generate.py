@@ -19,14 +19,16 @@ from tqdm import tqdm
 
 from vipnas.data.files import encode_jpeg, write_bytes_atomic, write_json_atomic
 from vipnas.data.metadata import COCO, POSETRACK18, DatasetInfo
+from vipnas.data.synthpose.difficulty import DEFAULT_LEVEL, Difficulty, difficulty
 from vipnas.data.synthpose.scene import PersonTruth, render_image, render_video
 
-__all__ = ["MIN_ANNOTATED_HEIGHT", "SynthPoseLayout", "generate"]
+__all__ = ["MIN_ANNOTATED_HEIGHT", "SPLITS", "SynthPoseLayout", "generate", "split_counts"]
 
 VERSION = "synthpose-1"
 MIN_ANNOTATED_HEIGHT = 24.0  # people shorter than this (pixels) get no keypoints (images) or an ignore region (videos)
 _VIDEO_SIZES = ((384, 288), (416, 320), (352, 288), (448, 336), (320, 256))
 _UNLABELLED_POSETRACK = ("left_ear", "right_ear")  # as in PoseTrack18, whose ears are never annotated
+SPLITS = ("train", "val", "test")  # the index of a split seeds its generators: train and val as first written
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,11 @@ def _keypoints(person: PersonTruth, info: DatasetInfo, small: bool) -> tuple[lis
     return flat, count
 
 
-def _image_task(task: tuple[Path, str, int, int]) -> dict[str, Any]:
-    root, split, index, seed = task
-    rng = np.random.default_rng((seed, 0, 0 if split == "train" else 1, index))
+def _image_task(task: tuple[Path, str, int, int, Difficulty]) -> dict[str, Any]:
+    root, split, index, seed, level = task
+    rng = np.random.default_rng((seed, 0, SPLITS.index(split), index))
     width, height = int(rng.integers(320, 481)), int(rng.integers(256, 417))
-    image, _, people = render_image(rng, width, height, COCO.joint_names)
+    image, _, people = render_image(rng, width, height, COCO.joint_names, level)
     file_name = f"{index + 1:012d}.jpg"
     write_bytes_atomic(SynthPoseLayout(root).images(split) / file_name, encode_jpeg(image, int(rng.integers(40, 96))))
     annotations = []
@@ -107,13 +109,15 @@ def _image_task(task: tuple[Path, str, int, int]) -> dict[str, Any]:
     return {"file_name": file_name, "width": width, "height": height, "annotations": annotations}
 
 
-def _video_task(task: tuple[Path, str, int, int, int, int, int]) -> list[dict[str, Any]]:
-    root, split, index, number, frames, seed, label_every = task
-    rng = np.random.default_rng((seed, 1, 0 if split == "train" else 1, index))
+def _video_task(task: tuple[Path, str, int, int, int, int, int, Difficulty]) -> list[dict[str, Any]]:
+    root, split, index, number, frames, seed, label_every, level = task
+    rng = np.random.default_rng((seed, 1, SPLITS.index(split), index))
+    events = np.random.default_rng((seed, 4, SPLITS.index(split), index))  # occlusion events: their own stream
     width, height = _VIDEO_SIZES[int(rng.integers(len(_VIDEO_SIZES)))]
     video = f"{number:06d}_synth_{split}"
     out = []
-    for frame, (image, _, people) in enumerate(render_video(rng, width, height, frames, POSETRACK18.joint_names)):
+    scenes = render_video(rng, width, height, frames, POSETRACK18.joint_names, level, events)
+    for frame, (image, _, people) in enumerate(scenes):
         file_name = f"images/{split}/{video}/{frame:06d}.jpg"
         write_bytes_atomic(
             SynthPoseLayout(root).posetrack_root / file_name, encode_jpeg(image, int(rng.integers(60, 96)))
@@ -179,9 +183,14 @@ def _detections(rng: np.random.Generator, image_id: int, width: int, height: int
     return results
 
 
-def _split(total: int, val_fraction: float) -> dict[str, int]:
+def split_counts(total: int, val_fraction: float, test_fraction: float = 0.0) -> dict[str, int]:
+    """Items per split (``test`` only when ``test_fraction`` > 0), as :func:`generate` makes them."""
     val = 0 if total < 2 else max(1, round(total * val_fraction))
-    return {"train": total - val, "val": val}
+    test = 0 if total < 3 or test_fraction == 0 else max(1, round(total * test_fraction))
+    counts = {"train": total - val - test, "val": val}
+    if test_fraction:
+        counts["test"] = test
+    return counts
 
 
 class _Workers:
@@ -222,6 +231,8 @@ def generate(
     frames: int = 30,
     seed: int = 0,
     val_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    level: str | Difficulty = DEFAULT_LEVEL,
     label_every: int = 1,
     workers: int | None = None,
     progress: bool = True,
@@ -235,6 +246,10 @@ def generate(
         frames: frames per video (at most 9999).
         seed: the seed; the same seed gives identical files.
         val_fraction: share of images and videos in the val split (at least one of each when there are two).
+        test_fraction: share in a held-out test split (0: no test split); train and val files do not depend on
+            it except for their counts.
+        level: difficulty, ``easy`` (default), ``medium``, ``hard`` (SynthPose as first written) or a
+            :class:`~vipnas.data.synthpose.difficulty.Difficulty`; recorded in the manifest.
         label_every: annotate every n-th video frame (``is_labeled``); 1 annotates all.
         workers: processes (default: the number of CPUs); results do not depend on it.
         progress: show a tqdm progress bar.
@@ -242,25 +257,36 @@ def generate(
     Returns:
         The layout of the written dataset.
     """
-    if images < 0 or videos < 0 or not 1 <= frames <= 9999 or label_every < 1 or not 0 <= val_fraction < 1:
+    if (
+        images < 0
+        or videos < 0
+        or not 1 <= frames <= 9999
+        or label_every < 1
+        or not 0 <= val_fraction < 1
+        or not 0 <= test_fraction < 1
+        or val_fraction + test_fraction >= 1
+    ):
         raise ValueError(
-            f"need images >= 0, videos >= 0, 1 <= frames <= 9999, label_every >= 1 and 0 <= val_fraction < 1; got "
-            f"images={images}, videos={videos}, frames={frames}, label_every={label_every}, val_fraction={val_fraction}"
+            "need images >= 0, videos >= 0, 1 <= frames <= 9999, label_every >= 1 and 0 <= val_fraction, "
+            f"test_fraction with val_fraction + test_fraction < 1; got images={images}, videos={videos}, "
+            f"frames={frames}, label_every={label_every}, val_fraction={val_fraction}, test_fraction={test_fraction}"
         )
+    knobs = difficulty(level)
     layout = SynthPoseLayout(Path(out_dir))
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    image_counts, video_counts = _split(images, val_fraction), _split(videos, val_fraction)
+    image_counts = split_counts(images, val_fraction, test_fraction)
+    video_counts = split_counts(videos, val_fraction, test_fraction)
     bar = tqdm(total=images + videos * frames, unit="img", desc="SynthPose", disable=not progress)
     pool = _Workers(workers, bar)
     try:
-        for split_index, split in enumerate(("train", "val")):
+        for split_index, split in enumerate(split for split in SPLITS if split in image_counts):
             if images:
-                image_tasks = [(layout.root, split, index, seed) for index in range(image_counts[split])]
+                image_tasks = [(layout.root, split, index, seed, knobs) for index in range(image_counts[split])]
                 _write_images(layout, split, pool.map(_image_task, image_tasks, 1), seed, split_index)
             if videos:
-                first = 1 + (video_counts["train"] if split == "val" else 0)
+                first = 1 + sum(video_counts[s] for s in SPLITS[:split_index])
                 tasks = [
-                    (layout.root, split, index, first + index, frames, seed, label_every)
+                    (layout.root, split, index, first + index, frames, seed, label_every, knobs)
                     for index in range(video_counts[split])
                 ]
                 _write_videos(layout, split, tasks, pool.map(_video_task, tasks, frames), seed, split_index)
@@ -274,6 +300,8 @@ def generate(
         "videos": video_counts,
         "frames": frames,
         "label_every": label_every,
+        "level": knobs.name,
+        "difficulty": knobs.to_dict(),
     }
     write_json_atomic(layout.manifest, manifest)
     return layout

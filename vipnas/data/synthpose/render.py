@@ -106,13 +106,18 @@ class Clothing:
     long_pants: bool
 
 
-def _texture(rng: np.random.Generator) -> Texture:
-    kind = ("solid", "bands", "stripes", "checks", "speckle")[rng.choice(5, p=[0.35, 0.2, 0.15, 0.15, 0.15])]
+TEXTURE_KINDS = ("solid", "bands", "stripes", "checks", "speckle")
+_TEXTURE_ODDS = (0.35, 0.2, 0.15, 0.15, 0.15)
+
+
+def _texture(rng: np.random.Generator, odds: tuple[float, ...]) -> Texture:
+    kind = TEXTURE_KINDS[rng.choice(5, p=list(odds))]
     return Texture(kind, rng.uniform(0.015, 0.06), random_color(rng), rng.uniform(0.3, 0.9))
 
 
-def random_clothing(rng: np.random.Generator) -> Clothing:
-    """Per-person clothing: skin tone, hair, shirt and trousers with patterns, shoes."""
+def random_clothing(rng: np.random.Generator, textures: tuple[float, ...] = _TEXTURE_ODDS) -> Clothing:
+    """Per-person clothing: skin tone, hair, shirt and trousers with patterns (``textures``: the odds of each of
+    :data:`TEXTURE_KINDS`), shoes."""
     skin = _SKIN[rng.integers(len(_SKIN))] * rng.uniform(0.9, 1.05) + rng.normal(0, 6, 3)
     hair = skin * 0.9 if rng.random() < 0.08 else _HAIR[rng.integers(len(_HAIR))] * rng.uniform(0.8, 1.2)
     return Clothing(
@@ -121,8 +126,8 @@ def random_clothing(rng: np.random.Generator) -> Clothing:
         shirt=random_color(rng),
         pants=random_color(rng, (0.05, 0.6)),
         shoes=random_color(rng, (0.0, 0.5)) * 0.6,
-        shirt_texture=_texture(rng),
-        pants_texture=_texture(rng),
+        shirt_texture=_texture(rng, textures),
+        pants_texture=_texture(rng, textures),
         long_sleeves=bool(rng.random() < 0.55),
         long_pants=bool(rng.random() < 0.7),
     )

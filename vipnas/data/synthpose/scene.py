@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from vipnas.data.synthpose.body import Body, BodyShape, Skeleton, pose_skeleton, random_shape
+from vipnas.data.synthpose.difficulty import DEFAULT_LEVEL, LEVELS, Difficulty
 from vipnas.data.synthpose.motion import random_pose, track_motion
 from vipnas.data.synthpose.render import (
     DISTRACTOR,
@@ -62,16 +63,17 @@ def _noise_field(rng: np.random.Generator, width: int, height: int, cells: int, 
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def background(rng: np.random.Generator, width: int, height: int) -> Canvas:
-    """A cluttered scene: sky/wall and ground, blotches, furniture and poles, limb-like distractors."""
+def background(rng: np.random.Generator, width: int, height: int, level: Difficulty = LEVELS[DEFAULT_LEVEL]) -> Canvas:
+    """A scene: sky/wall and ground, blotches, furniture and poles, limb-like distractors (as many as ``level``
+    says)."""
     top, bottom = random_color(rng, (0.0, 0.6)), random_color(rng, (0.0, 0.6))
     horizon = rng.uniform(0.2, 0.8) * height
     rows = np.arange(height, dtype=np.float32)[:, None, None]
     blend = np.clip((rows - horizon) / rng.uniform(2, 40) + 0.5, 0, 1)
     image = (top * (1 - blend) * (1 - 0.3 * rows / height) + bottom * blend).astype(np.float32)
-    image = np.broadcast_to(image, (height, width, 3)) + _noise_field(rng, width, height, 5, 18.0)
+    image = np.broadcast_to(image, (height, width, 3)) + _noise_field(rng, width, height, 5, level.background_noise)
     canvas = Canvas(np.ascontiguousarray(image, dtype=np.float32))
-    for _ in range(int(rng.integers(3, 12))):
+    for _ in range(int(rng.integers(*level.clutter))):
         color = random_color(rng).tolist()
         x, y = rng.uniform(-0.1, 1.0) * width, rng.uniform(-0.1, 1.0) * height
         w, h = rng.uniform(0.05, 0.5) * width, rng.uniform(0.05, 0.6) * height
@@ -90,7 +92,7 @@ def background(rng: np.random.Generator, width: int, height: int) -> Canvas:
         else:
             points = (rng.uniform(0, 1, (int(rng.integers(3, 6)), 2)) * [w, h] + [x, y]).astype(np.int32)
             cv2.fillPoly(canvas.image, [points], color)
-    for _ in range(int(rng.integers(1, 6))):  # limb-like distractors: lone shaded arms, legs, sticks
+    for _ in range(int(rng.integers(*level.distractors))):  # limb-like distractors: lone shaded arms, legs, sticks
         scale = rng.uniform(0.1, 0.6) * height
         start = rng.uniform(0, 1, 2) * [width, height]
         middle = start + scale * 0.45 * np.array([np.cos(a := rng.uniform(0, 2 * np.pi)), np.sin(a)])
@@ -204,9 +206,18 @@ def annotate(
     return PersonTruth(person, points, visibility, box, area, head_box, skeleton.height)
 
 
-def _random_body(rng: np.random.Generator, width: int, height: int, others: list[Body]) -> Body:
-    size = height * float(np.exp(rng.uniform(np.log(0.16), np.log(1.25))))
-    if others and rng.random() < 0.55:  # stand close to someone: overlapping people
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
+
+
+def _count(rng: np.random.Generator, odds: tuple[float, ...], first: int) -> int:
+    """``first``, ``first + 1``, ... drawn with ``odds``."""
+    return int(rng.choice(np.arange(first, first + len(odds)), p=list(odds)))
+
+
+def _random_body(rng: np.random.Generator, width: int, height: int, others: list[Body], level: Difficulty) -> Body:
+    size = height * _log_uniform(rng, level.person_size)
+    if others and rng.random() < level.near:  # stand close to someone: overlapping people
         near = others[int(rng.integers(len(others)))]
         x = near.x + rng.normal(0, 0.3) * max(size, near.height)
     else:
@@ -215,33 +226,37 @@ def _random_body(rng: np.random.Generator, width: int, height: int, others: list
     yaw = (rng.normal(0, 30), rng.choice([-1, 1]) * rng.uniform(45, 110), rng.uniform(-180, 180))[
         rng.choice(3, p=[0.5, 0.3, 0.2])
     ]
-    roll = rng.uniform(-90, 90) if rng.random() < 0.07 else rng.normal(0, 5)
+    roll = rng.uniform(-90, 90) if rng.random() < level.roll else rng.normal(0, 5)
     return Body(x=float(x), y=float(y), height=size, yaw=float(yaw), roll=float(roll))
 
 
 def render_image(
-    rng: np.random.Generator, width: int, height: int, joints: tuple[str, ...]
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    joints: tuple[str, ...],
+    level: Difficulty = LEVELS[DEFAULT_LEVEL],
 ) -> tuple[np.ndarray, np.ndarray, list[PersonTruth]]:
-    """One still image with 1-5 people.
+    """One still image with as many people, occluders and distractors as ``level`` draws.
 
     Returns:
         image: (H, W, 3) uint8 RGB (before JPEG compression).
         labels: (H, W) int32 label map.
         people: ground truth of each person with something drawn, in drawing order.
     """
-    canvas = background(rng, width, height)
-    count = int(rng.choice([1, 2, 3, 4, 5], p=[0.25, 0.3, 0.25, 0.12, 0.08]))
+    canvas = background(rng, width, height, level)
+    count = _count(rng, level.people, 1)
     bodies: list[Body] = []
     for _ in range(count):
-        bodies.append(_random_body(rng, width, height, bodies))
+        bodies.append(_random_body(rng, width, height, bodies, level))
     bodies.sort(key=lambda body: body.height + rng.normal(0, 0.15) * body.height)  # far (small) first
     light = float(rng.uniform(-1, 1))
     drawn = []
     for index, body in enumerate(bodies):
-        shape, clothing = random_shape(rng), random_clothing(rng)
+        shape, clothing = random_shape(rng), random_clothing(rng, level.textures)
         skeleton = pose_skeleton(shape, random_pose(rng), body)
         drawn.append((index, skeleton, draw_person(canvas, skeleton, shape, clothing, index, light=light)))
-    for _ in range(int(rng.choice([0, 1, 2], p=[0.6, 0.3, 0.1]))):
+    for _ in range(_count(rng, level.occluders, 0)):
         center = rng.uniform(0, 1, 2) * [width, height]
         size = rng.uniform([0.04, 0.15], [0.35, 0.6]) * [width, height]
         draw_occluder(canvas, rng, center, size, int(rng.integers(3)))
@@ -256,27 +271,37 @@ class _Track:
     motion: object
 
 
-def render_video(rng: np.random.Generator, width: int, height: int, frames: int, joints: tuple[str, ...]):
+def render_video(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    frames: int,
+    joints: tuple[str, ...],
+    level: Difficulty = LEVELS[DEFAULT_LEVEL],
+    events: np.random.Generator | None = None,
+):
     """Yield ``(image, labels, people)`` for each frame of one video.
 
     People walk, wave, turn, jump or exercise with smooth noise; the camera pans and zooms over a world larger
-    than the frame; occluders pass in front of everyone; fast limbs are motion-blurred.
+    than the frame; occluders pass in front of everyone; fast limbs are motion-blurred. ``level`` sets the counts
+    and sizes; its occlusion events (occluders aimed at one person at one frame) draw from ``events``, a generator
+    of their own, so that a level without events renders exactly as before they existed.
     """
     world_w, world_h = int(width * rng.uniform(1.3, 1.6)), int(height * rng.uniform(1.2, 1.4))
-    world = background(rng, world_w, world_h)
+    world = background(rng, world_w, world_h, level)
     world_labels = world.labels.astype(np.uint8)  # only scene labels so far; warpAffine has no int32 support
     start = np.array([rng.uniform(0, world_w - width), rng.uniform(0, world_h - height)])
     region = (start[0], start[1], start[0] + width, start[1] + height)
     tracks = []
-    for _ in range(int(rng.choice([1, 2, 3, 4], p=[0.25, 0.35, 0.25, 0.15]))):
-        size = height * float(np.exp(rng.uniform(np.log(0.3), np.log(1.0))))
+    for _ in range(_count(rng, level.video_people, 1)):
+        size = height * _log_uniform(rng, level.video_size)
         motion = track_motion(rng, frames, region, size)
-        tracks.append(_Track(random_shape(rng), random_clothing(rng), motion))
+        tracks.append(_Track(random_shape(rng), random_clothing(rng, level.textures), motion))
     order = rng.permutation(len(tracks))  # fixed depth order: later tracks pass in front
     pan = rng.normal(0, 1.2, 2)
     zoom_rate = rng.normal(0, 0.002)
     occluders = []
-    for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.2, 0.4, 0.3, 0.1]))):
+    for _ in range(_count(rng, level.video_occluders, 0)):
         kind = int(rng.integers(3))
         occluder_size = (
             rng.uniform([0.05, 0.3], [0.2, 1.2]) * np.array([width, height])
@@ -291,12 +316,18 @@ def render_video(rng: np.random.Generator, width: int, height: int, frames: int,
         )
     lighting, light = Lighting.sample(rng), float(rng.uniform(-1, 1))
     flicker = rng.uniform(0, 0.15)
+
+    def camera_at(frame: int, jitter: np.ndarray) -> np.ndarray:
+        zoom = 1.0 + zoom_rate * frame
+        offset = np.clip(start + pan * frame + jitter, 0, [world_w - width / zoom, world_h - height / zoom])
+        return np.array([[zoom, 0.0, -zoom * offset[0]], [0.0, zoom, -zoom * offset[1]]])
+
+    if level.occlusion_events > 0 and events is not None:
+        occluders += _occlusion_events(events, level, frames, tracks, camera_at)
     previous: dict[int, dict[str, np.ndarray]] = {}
     for frame in range(frames):
         zoom = 1.0 + zoom_rate * frame
-        offset = start + pan * frame + rng.normal(0, 0.4, 2)
-        offset = np.clip(offset, 0, [world_w - width / zoom, world_h - height / zoom])
-        camera = np.array([[zoom, 0.0, -zoom * offset[0]], [0.0, zoom, -zoom * offset[1]]])
+        camera = camera_at(frame, rng.normal(0, 0.4, 2))
         image = cv2.warpAffine(
             world.image, camera, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
@@ -323,8 +354,8 @@ def render_video(rng: np.random.Generator, width: int, height: int, frames: int,
             previous[index] = skeleton.points
             extent = draw_person(canvas, skeleton, track.shape, track.clothing, int(index), light=light, motion=moved)
             drawn.append((int(index), skeleton, extent))
-        for kind, occluder_size, direction, speed, begin, y, seed in occluders:
-            x = width / 2 + direction * speed * (frame - begin)
+        for kind, occluder_size, direction, speed, begin, y, seed, *aim in occluders:
+            x = (aim[0] if aim else width / 2) + direction * speed * (frame - begin)
             draw_occluder(canvas, np.random.default_rng(seed), np.array([x, y]), occluder_size, kind)
         people = []
         for index, skeleton, extent in drawn:
@@ -333,3 +364,30 @@ def render_video(rng: np.random.Generator, width: int, height: int, frames: int,
                 truth.track_id = index
                 people.append(truth)
         yield finish(canvas, rng, lighting, gain=1 + flicker * np.sin(frame / 7.0)), canvas.labels, people
+
+
+def _occlusion_events(
+    rng: np.random.Generator, level: Difficulty, frames: int, tracks: list[_Track], camera_at
+) -> list[tuple]:
+    """Occluders aimed at one person each: at a random frame the occluder's centre is on the person's body, and
+    it is wide and tall enough to hide at least half of it for a few frames as it slides past.
+
+    Returns entries like the passing occluders' plus the image x at which each is centred at its ``begin`` frame.
+    """
+    out: list[tuple] = []
+    if not tracks or frames < 3:
+        return out
+    for _ in range(int(rng.poisson(level.occlusion_events * frames / 30.0))):
+        track = tracks[int(rng.integers(len(tracks)))].motion
+        frame = int(rng.integers(1, frames - 1))
+        camera = camera_at(frame, np.zeros(2))
+        x, y = camera @ [track.x[frame], track.y[frame], 1.0]
+        size = float(track.height[frame] * camera[0, 0])
+        kind = int(rng.choice(2, p=[0.6, 0.4]))  # a panel or a pole
+        extent = np.array([rng.uniform(0.45, 0.8) * size, rng.uniform(0.7, 1.3) * size])
+        if kind == 1:
+            extent[0] *= 0.8
+        centre_y = y - rng.uniform(0.0, 0.35) * size  # pelvis to chest
+        speed = rng.uniform(3.0, 7.0) * max(size, 40.0) / 100.0  # pixels per frame: hidden for a few frames
+        out.append((kind, extent, rng.choice([-1.0, 1.0]), speed, frame, centre_y, int(rng.integers(1 << 30)), x))
+    return out

@@ -93,6 +93,19 @@ def _flush_subnormals() -> None:
     torch.set_flush_denormal(True)
 
 
+def _error_message(error: BaseException) -> str:
+    """The user-facing text of ``error``. An error raised in a DataLoader worker reaches the main process with the
+    worker's traceback inside its message ("Caught ValueError in DataLoader worker process 0. Original
+    Traceback ..."); only the original message is kept, so it reads as it would without workers."""
+    text = str(error)
+    if text.startswith("Caught ") and "\nOriginal Traceback" in text:
+        name = type(error).__name__
+        position = text.rfind(f"\n{name}: ")
+        if position >= 0:
+            text = text[position + len(name) + 3 :].rstrip()
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -113,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, KeyError) as error:
         if getattr(args, "debug", False) or os.environ.get("VIPNAS_DEBUG") == "1":
             raise
-        print(f"vipnas {args.command}: error: {error}", file=sys.stderr)
+        print(f"vipnas {args.command}: error: {_error_message(error)}", file=sys.stderr)
         return 1
 
 

@@ -471,8 +471,16 @@ def load_config(name_or_path: str | Path | None = None, overrides: list[str] | t
     if name_or_path is not None:
         path = preset_path(name_or_path)
         where = str(path)
-        with open(path, encoding="utf-8") as stream:
-            data = yaml.safe_load(stream) or {}
+        try:
+            with open(path, encoding="utf-8") as stream:
+                data = yaml.safe_load(stream) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ValueError(f"{path}:{at} not valid YAML ({problem})") from None
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: not UTF-8 text (byte {error.start}); a config file is YAML") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a config file is a mapping of sections, got {type(data).__name__}")
         data.setdefault("name", path.stem)

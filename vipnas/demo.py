@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from vipnas.nas.search import file_digest
+
 __all__ = [
     "FULL",
     "LONG",
@@ -32,6 +34,7 @@ __all__ = [
     "QUICK",
     "DemoSettings",
     "demo_overrides",
+    "file_digest",
     "pretrained_supernet",
     "run_demo",
     "stage_dir",
@@ -153,15 +156,6 @@ def supernet_config(settings: DemoSettings, data_root: str | Path) -> Any:
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def file_digest(path: str | Path) -> str:
-    """``sha256:<hex>`` of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
 
 
 def stage_dir(out: Path, name: str, provenance: dict[str, Any]) -> Path:

@@ -80,7 +80,7 @@ def _hidden_person_frames(root: Path) -> int:
 
 def test_occlusion_events_hide_people_and_their_rate_is_a_knob(tmp_path):
     calm = replace(LEVELS["easy"], name="custom", occlusion_events=0.0)
-    busy = replace(LEVELS["easy"], name="custom", occlusion_events=4.0)
+    busy = replace(LEVELS["easy"], name="custom", occlusion_events=6.0)
     counts = {}
     for name, level in (("calm", calm), ("busy", busy)):
         synthpose.generate(tmp_path / name, videos=3, frames=16, seed=4, workers=1, progress=False, level=level)

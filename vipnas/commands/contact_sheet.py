@@ -59,10 +59,12 @@ def _crop_tiles(annotations, args: argparse.Namespace) -> list:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
+    from vipnas.commands import writable_file
     from vipnas.data.draw import contact_sheet, tile_grid
     from vipnas.data.files import write_bytes_atomic
     from vipnas.data.load import load_annotations
 
+    writable_file(args.out)
     if args.count < 1 or args.columns < 1 or args.tile < 16:
         raise ValueError(
             f"need --count >= 1, --columns >= 1 and --tile >= 16, got {args.count}, {args.columns}, {args.tile}"

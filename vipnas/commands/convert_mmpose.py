@@ -18,9 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vipnas.commands import writable_file
     from vipnas.models.checkpoint import save_model
     from vipnas.models.mmpose import convert_mmpose_checkpoint
 
+    writable_file(args.out)
     model = convert_mmpose_checkpoint(args.checkpoint, args.model)
     path = save_model(model, args.out, source={"converted_from": str(args.checkpoint), "toolbox": "mmpose"})
     params = sum(p.numel() for p in model.parameters())

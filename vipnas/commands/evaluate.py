@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vipnas.commands import device
+
 HELP = "evaluate a model or a predictions file: COCO/CrowdPose AP, PoseTrack18 mAP, MPII PCKh"
 EXAMPLES = [
     "vipnas eval s_vipnas_res50.pth --data COCO --ann coco/annotations/person_keypoints_val2017.json "
@@ -51,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="data loader workers")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -88,9 +90,12 @@ def _load(source: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vipnas.commands import writable_folder
     from vipnas.data.files import write_json_atomic
     from vipnas.evaluation.pipeline import evaluate_model, evaluate_predictions_file
 
+    if args.out is not None:
+        writable_folder(args.out)
     if (args.preds is None) == (args.model is None):
         raise ValueError("give either a model (checkpoint or name) or --preds FILE_OR_DIR, not both or neither")
     if args.codec is not None:

@@ -22,11 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vipnas.commands import writable_file
     from vipnas.models.checkpoint import save_model
     from vipnas.models.complexity import arch_complexity
     from vipnas.nas.extract import extract_from_checkpoint
     from vipnas.space.arch import load_arch
 
+    writable_file(args.out)
+    if args.onnx:
+        writable_file(args.onnx, "--onnx")
     arch = load_arch(args.arch)
     subnet, provenance = extract_from_checkpoint(
         args.checkpoint, arch, recalibrate=not args.no_recalibrate, calibration_images=args.calibration_images

@@ -18,10 +18,10 @@ EXAMPLES = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", default="mobilenetv3", help="search space name (resnet50, mobilenetv3, ...)")
     parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime"])
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the paper)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (default 1, as the paper)")
     parser.add_argument("--input-size", nargs=2, type=int, default=[256, 192], metavar=("H", "W"))
     parser.add_argument("--num-joints", type=positive_int, default=17)
-    parser.add_argument("--repeats", type=int, default=15, help="timed runs per unit (median is kept)")
+    parser.add_argument("--repeats", type=positive_int, default=15, help="timed runs per unit (median is kept)")
     parser.add_argument(
         "--out", default=None, help="table JSON (default latency/<space>_<runtime>_<threads>t_<H>x<W>.json)"
     )
@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vipnas.commands import writable_file
     from vipnas.models.pose import check_input_size
     from vipnas.nas.latency import build_table, summarize, validate_table
     from vipnas.space.spaces import get_search_space
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     space = get_search_space(args.space)
     size = check_input_size(tuple(args.input_size))
     out = args.out or f"latency/{space.name}_{args.runtime}_{args.threads}t_{size[0]}x{size[1]}.json"
+    writable_file(out)
     table = build_table(
         space,
         runtime=args.runtime,

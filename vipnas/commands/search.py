@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vipnas.commands import writable_folder
     from vipnas.engine.distributed import barrier, destroy_distributed, init_distributed
     from vipnas.nas.budget import Budget
     from vipnas.nas.evaluate import SupernetEvaluator
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from vipnas.nas.report import write_json, write_search_outputs
     from vipnas.nas.search import ResultStore, evolutionary_search, random_search, search_provenance
 
+    writable_folder(args.out)
     info = init_distributed("cpu")
     logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
     try:

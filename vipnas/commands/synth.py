@@ -40,8 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vipnas.commands import writable_folder
     from vipnas.data import synthpose
 
+    writable_folder(args.out)
     start = time.perf_counter()
     layout = synthpose.generate(
         args.out,

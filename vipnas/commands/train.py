@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 HELP = "train a pose network or a ViPNAS supernet (single process, or torchrun for several)"
@@ -90,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dump_config(config), end="")
         return 0
+    from vipnas.commands import writable_folder
     from vipnas.engine.trainer import train
 
+    writable_folder(args.work_dir or Path("work_dirs") / config.name, "--work-dir")  # the trainer's default
     result = train(
         config,
         work_dir=args.work_dir,

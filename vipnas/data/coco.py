@@ -18,7 +18,15 @@ from vipnas.data.files import read_image_size, read_json
 from vipnas.data.metadata import DatasetInfo, get_dataset_info
 from vipnas.data.records import ImageRecord, PoseAnnotations, PoseInstance
 
-__all__ = ["integer_id", "load_coco", "load_detections", "parse_keypoints", "parse_posetrack_image"]
+__all__ = [
+    "integer_id",
+    "load_coco",
+    "load_detections",
+    "parse_ignore_regions",
+    "parse_keypoints",
+    "parse_posetrack_image",
+    "real_numbers",
+]
 
 logger = logging.getLogger("vipnas.data")
 
@@ -38,6 +46,23 @@ def integer_id(value: Any, where: str, key: str = "id") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{where}: {key} must be an integer, got {value!r} ({type(value).__name__})")
     return int(value)
+
+
+def real_numbers(value: Any, where: str, key: str, *, scalar: bool = False) -> np.ndarray:
+    """A flat list of JSON numbers (or, with ``scalar``, one number) as float64; ``true`` and ``"0.9"`` are
+    refused, not converted.
+
+    Raises:
+        ValueError: naming ``where``, ``key``, the first offending entry and what was expected.
+    """
+    if scalar and isinstance(value, list | tuple):
+        raise ValueError(f"{where}: {key} is a list {value!r}, expected a number")
+    items = value if isinstance(value, list | tuple) else [value]
+    for index, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, numbers.Real):
+            at = f"[{index}]" if isinstance(value, list | tuple) else ""
+            raise ValueError(f"{where}: {key}{at} is {item!r} ({type(item).__name__}), expected a number")
+    return np.asarray(value, dtype=np.float64)
 
 
 def check_unique_ids(records: Iterable[Any], where: str, kind: str) -> None:
@@ -83,6 +108,32 @@ def _frame_index(image: Mapping[str, Any]) -> int:
     return -1
 
 
+def parse_ignore_regions(image: Mapping[str, Any], where: str) -> list[np.ndarray]:
+    """The polygons of a frame's ``ignore_regions_x`` / ``ignore_regions_y``: (P, 2) float64 each.
+
+    Raises:
+        ValueError: the two lists, or the x and y of one region, differ in length, or hold non-numbers.
+    """
+    xs_all, ys_all = image.get("ignore_regions_x", []) or [], image.get("ignore_regions_y", []) or []
+    if not isinstance(xs_all, list) or not isinstance(ys_all, list):
+        raise ValueError(f"{where}: ignore_regions_x and ignore_regions_y must be lists of coordinate lists")
+    if len(xs_all) != len(ys_all):
+        raise ValueError(
+            f"{where}: ignore_regions_x has {len(xs_all)} regions and ignore_regions_y {len(ys_all)}; "
+            "expected one y list per x list"
+        )
+    regions = []
+    for number, (xs, ys) in enumerate(zip(xs_all, ys_all, strict=True)):
+        x = real_numbers(xs, where, f"ignore_regions_x[{number}]")
+        y = real_numbers(ys, where, f"ignore_regions_y[{number}]")
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(
+                f"{where}: ignore region {number} has {x.size} x and {y.size} y coordinates; expected equal lists"
+            )
+        regions.append(np.c_[x, y])
+    return regions
+
+
 def parse_posetrack_image(image: Mapping[str, Any], image_root: Path, where: str) -> ImageRecord:
     """One ``images`` entry (COCO or PoseTrack18) → :class:`ImageRecord`; video fields filled when present."""
     require(image, ("id", "file_name"), where)
@@ -90,10 +141,7 @@ def parse_posetrack_image(image: Mapping[str, Any], image_root: Path, where: str
     video = ""
     if "vid_id" in image or "frame_id" in image or "is_labeled" in image:
         video = Path(file_name).parent.name or str(image.get("vid_id", ""))
-    regions = []
-    for xs, ys in zip(image.get("ignore_regions_x", []), image.get("ignore_regions_y", []), strict=False):
-        if len(xs) >= 3 and len(xs) == len(ys):
-            regions.append(np.stack([np.asarray(xs, np.float64), np.asarray(ys, np.float64)], axis=-1))
+    regions = [region for region in parse_ignore_regions(image, where) if len(region) >= 3]  # polygons only
     return ImageRecord(
         image_id=integer_id(image["id"], where),
         path=image_root / file_name,

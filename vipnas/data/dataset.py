@@ -26,7 +26,15 @@ from vipnas.data.transforms import (
     transform_points,
 )
 
-__all__ = ["IMAGENET_MEAN_RGB", "IMAGENET_STD_RGB", "HeatmapCodec", "TopDownDataset", "build_loader", "crop_image"]
+__all__ = [
+    "IMAGENET_MEAN_RGB",
+    "IMAGENET_STD_RGB",
+    "HeatmapCodec",
+    "TopDownDataset",
+    "build_loader",
+    "crop_image",
+    "describe_loader",
+]
 
 IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
 IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
@@ -181,6 +189,20 @@ class TopDownDataset(Dataset):
         image = self.read(instance)
         params = self.crop_params(instance, image.shape[1], self.rng(index))
         return self.make_sample(instance, image, params)
+
+
+def describe_loader(loader: Any) -> str:
+    """What a loader reads, for error messages: its dataset's annotation file or folder and its size (through
+    ``Subset`` wrappers), or ``"the loader"`` for anything else (a list of batches, say)."""
+    dataset = getattr(loader, "dataset", None)
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    annotations = getattr(dataset, "annotations", None)
+    source = getattr(annotations, "source", None)
+    if source is None:
+        return "the loader"
+    count = len(loader.dataset) if hasattr(loader.dataset, "__len__") else "?"
+    return f"the loader over {source} ({count} person instances)"
 
 
 def build_loader(

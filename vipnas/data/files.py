@@ -11,10 +11,30 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["encode_jpeg", "read_image", "read_image_size", "read_json", "write_bytes_atomic", "write_json_atomic"]
+__all__ = [
+    "current_umask",
+    "encode_jpeg",
+    "read_image",
+    "read_image_size",
+    "read_json",
+    "write_bytes_atomic",
+    "write_json_atomic",
+]
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+def current_umask() -> int:
+    """The process's umask, read when called (a umask set after import counts). Linux exposes it in
+    /proc/self/status; elsewhere it is read by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_json(path: str | Path) -> Any:
@@ -43,16 +63,31 @@ def read_image(path: str | Path, record: str = "") -> np.ndarray:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file exists but cannot be decoded as an image.
+        ValueError: the file exists but cannot be decoded as an image, or is a truncated JPEG (which libjpeg
+            would decode with its lower part grey, warning only on stderr without naming the file).
     """
     where = f" (referenced by {record})" if record else ""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file {path} does not exist{where}")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    data = path.read_bytes()
+    if data[:2] == b"\xff\xd8" and not _has_end_of_image(data):
+        raise ValueError(
+            f"image file {path} is a truncated JPEG: no end-of-image marker (FF D9) after its last scan "
+            f"({len(data):,} bytes; an interrupted copy or download?){where}"
+        )
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise ValueError(f"image file {path} cannot be decoded as an image{where}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _has_end_of_image(data: bytes) -> bool:
+    """Whether a JPEG's last start-of-scan marker (FF DA) is followed by an end-of-image marker (FF D9). Inside
+    entropy-coded data every FF byte is followed by 00 or a restart marker, so neither marker occurs there by
+    chance; an EXIF thumbnail's own FF D9 comes before the main image's scans, and bytes some cameras append
+    after the end-of-image are allowed."""
+    return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0
 
 
 def read_image_size(path: str | Path) -> tuple[int, int] | None:
@@ -91,7 +126,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from vipnas.data.dataset import describe_loader
 from vipnas.elastic.ops import ElasticBatchNorm2d
 
 __all__ = ["BATCH_NORMS", "collect_batches", "frozen_bn_stats", "recalibrate_bn"]
@@ -39,7 +40,7 @@ def collect_batches(loader: Iterable[Any], num_batches: int) -> list[torch.Tenso
         if len(batches) == num_batches:
             break
     if not batches:
-        raise ValueError("the calibration loader yielded no batches")
+        raise ValueError(f"{describe_loader(loader)} yielded no batches for BatchNorm recalibration")
     return batches
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from vipnas.data.coco import check_unique_ids, integer_id
+from vipnas.data.coco import check_unique_ids, integer_id, real_numbers
 from vipnas.data.files import read_json, write_json_atomic
 from vipnas.data.metadata import get_dataset_info
 from vipnas.evaluation.instances import PosePredictions, select_instances
@@ -138,10 +138,10 @@ def check_coco_results(results: Any, gt: COCO, num_joints: int, where: str) -> l
             if key not in record:
                 raise ValueError(f"{name}: missing {key!r}")
         name = f"{name} (image id {record['image_id']})"
-        values = np.asarray(record["keypoints"], dtype=np.float64)
+        values = real_numbers(record["keypoints"], name, "keypoints")
         if values.shape != (3 * num_joints,):
             raise ValueError(f"{name}: {values.size} keypoint values, expected {3 * num_joints} ({num_joints} joints)")
-        if not np.isfinite(values).all() or not np.isfinite(float(record["score"])):
+        if not np.isfinite(values).all() or not np.isfinite(real_numbers(record["score"], name, "score", scalar=True)):
             raise ValueError(f"{name}: non-finite keypoints or score: {record['keypoints']}, {record['score']}")
         if record["image_id"] not in known:
             raise ValueError(f"{name}: image id {record['image_id']} is not in the ground truth")

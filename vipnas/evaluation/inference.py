@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from vipnas.codec import MSRAHeatmap, UDPHeatmap, build_codec
+from vipnas.data.dataset import describe_loader
 from vipnas.evaluation.flip import flip_test
 from vipnas.evaluation.instances import PosePredictions, keypoints_to_image
 
@@ -59,6 +60,7 @@ def run_inference(
     default_codec = str(getattr(metadata, "codec", "msra"))  # when no codec is given
     if shift_heatmap is None:  # UDP's flip maps heatmap pixels onto pixels exactly: no shift
         shift_heatmap = not isinstance(codec, UDPHeatmap) if codec is not None else default_codec != "udp"
+    source = describe_loader(loader)
     if progress:
         from tqdm import tqdm
 
@@ -91,5 +93,5 @@ def run_inference(
             )
         )
     if not parts:
-        raise ValueError("the loader yielded no batches: nothing to evaluate")
+        raise ValueError(f"{source} yielded no batches: nothing to evaluate")
     return PosePredictions.concatenate(parts)

@@ -196,6 +196,9 @@ def evaluate_model(
     height, width = metadata.input_size
     udp = isinstance(decoder, UDPHeatmap)  # UDP decodes only crops made with its affine
     crops = TopDownDataset(annotations, input_size=(width, height), udp=udp, mean=metadata.mean, std=metadata.std)
+    if len(crops) == 0:
+        boxes = f" with the detections of {det_boxes} (score >= {det_score_threshold})" if det_boxes else ""
+        raise ValueError(f"{annotation}{boxes}: no person instance to evaluate (every instance was filtered out)")
     loader = build_loader(crops, batch_size=batch_size, num_workers=workers)
     predictions = run_inference(model, loader, flip=flip, codec=decoder, device=device, progress=progress)
     metrics = evaluate_predictions(info.name, annotation, predictions, out_dir=out_dir, head_boxes=head_boxes, nms=nms)

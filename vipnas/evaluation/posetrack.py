@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from vipnas.data.coco import check_unique_ids, integer_id
+from vipnas.data.coco import check_unique_ids, integer_id, parse_ignore_regions, real_numbers
 from vipnas.data.files import read_json, write_json_atomic
 from vipnas.data.metadata import POSETRACK18
 from vipnas.evaluation.instances import PosePredictions, select_instances
@@ -113,13 +113,7 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
         if "id" not in image:
             raise ValueError(f"{path}: images[{index}] has no 'id'")
         integer_id(image["id"], f"{path}: images[{index}]")
-        regions = [
-            np.c_[xs, ys].astype(np.float64)
-            for xs, ys in zip(
-                image.get("ignore_regions_x", []) or [], image.get("ignore_regions_y", []) or [], strict=True
-            )
-        ]
-        frames[int(image["id"])] = _Frame(int(image["id"]), [], regions)
+        frames[int(image["id"])] = _Frame(int(image["id"]), [], parse_ignore_regions(image, f"{path}: images[{index}]"))
     track_ids: dict[int, set[int]] = {}
     for index, annotation in enumerate(data["annotations"]):
         where = f"{path}: annotation id {annotation.get('id', '?')} (annotations[{index}])"
@@ -128,7 +122,7 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
         frame = frames.get(integer_id(annotation["image_id"], where, "image_id"))
         if frame is None:
             raise ValueError(f"{where}: image id {annotation['image_id']} is not among the file's images")
-        values = np.asarray(annotation["keypoints"], dtype=np.float64)
+        values = real_numbers(annotation["keypoints"], where, "keypoints")
         if values.shape != (3 * len(names),):
             raise ValueError(f"{where}: {values.size} keypoint values, expected {3 * len(names)} ({len(names)} joints)")
         if not np.isfinite(values).all():
@@ -139,7 +133,7 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
         if prediction:
             given = annotation.get("scores") or []
             if given:
-                if len(given) != len(names) or not np.isfinite(np.asarray(given, dtype=np.float64)).all():
+                if len(given) != len(names) or not np.isfinite(real_numbers(given, where, "scores")).all():
                     raise ValueError(f"{where}: 'scores' must hold {len(names)} finite joint scores, got {given}")
                 scores = np.asarray(given, dtype=np.float64)[slots]
             if "track_id" not in annotation:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,31 @@ __all__ = [
     "read_checkpoint",
     "read_foreign_checkpoint",
     "save_model",
+    "umask_mode",
 ]
 
 FORMAT = "vipnas"
 FORMAT_VERSION = 1
 
 
+def umask_mode() -> int:
+    """The mode ``open()`` gives a new file (0o666 less the umask, read now): ``tempfile.mkstemp`` creates 0600,
+    so files written through a temporary file are ``chmod``-ed to this before the rename."""
+    try:
+        with open("/proc/self/status") as status:  # Linux: reading it leaves the umask alone
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the target folder, then rename over ``path``: a crash never leaves
-    a truncated checkpoint behind."""
+    a truncated checkpoint behind. The file gets the permissions the umask allows, as ``open()`` would."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -56,6 +73,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
             torch.save(obj, stream)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -67,13 +85,18 @@ def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
     """The model part of a checkpoint: format tag, kind, metadata, arch or space, and weights."""
     from vipnas import __version__
 
-    metadata: ModelMetadata = model.metadata
     if isinstance(model, PoseSupernet):
         kind, arch, space = "supernet", None, model.space.to_dict()
     elif isinstance(model, PoseNetwork):
         kind, arch, space = "network", (model.arch.to_dict() if model.arch else None), None
     else:
-        raise TypeError(f"cannot checkpoint a {type(model).__name__}; expected a PoseNetwork or PoseSupernet")
+        raise TypeError(
+            f"cannot checkpoint a {type(model).__module__}.{type(model).__qualname__}; "
+            "expected a PoseNetwork or PoseSupernet (from vipnas.create_model or vipnas.load_model)"
+        )
+    metadata: ModelMetadata | None = getattr(model, "metadata", None)
+    if not isinstance(metadata, ModelMetadata):
+        raise TypeError(f"cannot checkpoint this {type(model).__name__}: it has no ModelMetadata in model.metadata")
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -87,8 +110,53 @@ def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
 
 
 def save_model(model: nn.Module, path: str | Path, **extra: Any) -> Path:
-    """Write ``model`` (and any ``extra`` entries) as a vipnas checkpoint, atomically."""
-    return atomic_save({**checkpoint_payload(model), **extra}, path)
+    """Write ``model`` (and any ``extra`` entries) as a vipnas checkpoint, atomically.
+
+    Raises:
+        TypeError: ``model`` is not a vipnas network or supernet.
+        ValueError: ``path`` is an existing folder.
+    """
+    payload = checkpoint_payload(model)
+    if Path(path).is_dir():
+        raise ValueError(f"cannot save the model to {path}: it is a folder; expected a file name such as model.pth")
+    return atomic_save({**payload, **extra}, path)
+
+
+def _check_checkpoint_file(path: Path) -> None:
+    """Refuse a missing path, a folder, or a file that is not a ``torch.save`` archive, naming what was found."""
+    if path.is_dir():
+        held = sorted(p.name for p in path.glob("*.pth"))[:4]
+        hint = f" (it holds {', '.join(held)})" if held else ""
+        raise ValueError(f"checkpoint {path} is a folder{hint}; expected a .pth file written by torch.save")
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    # torch.save writes a zip archive; files from before PyTorch 1.6 are a pickle (protocol 2 starts with 0x80)
+    if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":
+        found = head.hex(" ") if head else "an empty file"
+        raise ValueError(
+            f"checkpoint {path} is not a torch file: it starts with {found}, "
+            "expected a zip archive (50 4b 03 04) as torch.save writes"
+        )
+
+
+def _load_failure(path: Path, error: Exception) -> ValueError:
+    """A one-line error for a file the safe loader refused. torch's own message advises retrying with
+    ``weights_only=False``, which would run whatever code the file carries, so it never reaches the user."""
+    message = str(error)
+    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+    if unsafe:
+        return ValueError(
+            f"checkpoint {path} holds a Python object of type {unsafe.group(1)}; a vipnas checkpoint holds only "
+            "tensors, numbers, strings and containers, and other objects are not unpickled because that can run "
+            "code. MMPose checkpoints are converted with `vipnas convert-mmpose`."
+        )
+    reason = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    reason = reason.split(". ")[0].rstrip(".")
+    if "weights_only" in reason or "Weights only" in reason:
+        reason = "the archive's pickle is damaged"
+    return ValueError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {reason}")
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -96,17 +164,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is corrupt, truncated, or not a vipnas checkpoint (says which).
+        ValueError: the path is a folder, or the file is corrupt, truncated, or not a vipnas checkpoint (says
+            which).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    _check_checkpoint_file(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for damaged archives
-        raise ValueError(
-            f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}"
-        ) from None
+        raise _load_failure(path, error) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = sorted(payload)[:8] if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(
@@ -194,16 +260,13 @@ def read_foreign_checkpoint(path: str | Path) -> dict[str, Any]:
     pickles classes of packages absent here (mmengine's message hub, say) is read with those classes replaced by
     placeholders. Only call this on files you trust, as with any pickle."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    _check_checkpoint_file(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         pass
     except Exception as error:
-        raise ValueError(
-            f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): {error}"
-        ) from None
+        raise _load_failure(path, error) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_LenientPickle)
     except Exception as error:

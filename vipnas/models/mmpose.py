@@ -165,10 +165,20 @@ def convert_mmpose_checkpoint(path: str | Path, model_name: str) -> PoseNetwork:
     if model_name not in ARCH_OF:
         raise ValueError(f"MMPose conversion supports {sorted(ARCH_OF)}; got {model_name!r}")
     raw = read_foreign_checkpoint(path)
-    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
-    if not isinstance(state, dict) or not state:
-        found = sorted(raw)[:8] if isinstance(raw, dict) else type(raw).__name__
-        raise ValueError(f"{path}: no state_dict found (top-level keys: {found})")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: no state dict found: expected a dict, found a {type(raw).__name__}")
+    # MMPose saves {"meta", "state_dict", "optimizer", ...}; a bare state dict maps names to tensors
+    state = raw.get("state_dict", raw)
+    has_tensors = isinstance(state, dict) and any(isinstance(value, torch.Tensor) for value in state.values())
+    if not has_tensors and "state_dict" in raw:
+        size = f" of {len(state)} entries" if isinstance(state, dict) else ""
+        raise ValueError(f"{path}: its 'state_dict' holds no tensors (found a {type(state).__name__}{size})")
+    if not has_tensors:
+        found = [str(key) for key in raw][:8]
+        raise ValueError(
+            f"{path}: no state dict found: expected a 'state_dict' entry or a dict of tensors, "
+            f"found top-level keys {sorted(found)}"
+        )
     model = create_model(model_name)
     assert isinstance(model, PoseNetwork)
     model.load_state_dict(convert_mmpose_state_dict(state, model, source=str(path)), strict=True)

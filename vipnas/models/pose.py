@@ -10,6 +10,7 @@ from vipnas.models.layers import check_images
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.mobilenetv3 import MobileNetV3Backbone
 from vipnas.models.resnet import ResNetBackbone
+from vipnas.models.units import check_stage_count
 from vipnas.space.arch import Arch
 from vipnas.space.family import FAMILY_SPECS
 
@@ -61,6 +62,7 @@ def build_static(
     dataset: str = "COCO",
 ) -> PoseNetwork:
     """Build the plain ``torch.nn`` network of an arch, initialised as the paper says (§4.2: N(0, 0.001))."""
+    check_stage_count(arch)
     backbone: nn.Module = ResNetBackbone(arch) if arch.family == "resnet" else MobileNetV3Backbone(arch)
     head = DeconvHead(
         in_channels=backbone.out_channels,

@@ -19,7 +19,7 @@ from vipnas.models.layers import make_stem
 from vipnas.models.mobilenetv3 import MobileBlock
 from vipnas.models.resnet import Bottleneck
 from vipnas.space.arch import Arch
-from vipnas.space.family import FAMILY_SPECS, se_channels
+from vipnas.space.family import FAMILY_SPECS, FamilySpec, se_channels
 
 __all__ = ["Unit", "arch_units", "build_unit", "check_buildable", "output_size"]
 
@@ -68,6 +68,19 @@ def output_size(size: int, kernel_size: int, stride: int) -> int:
     return (size + 2 * (kernel_size // 2) - kernel_size) // stride + 1
 
 
+def check_stage_count(arch: Arch) -> FamilySpec:
+    """The family spec of ``arch``, once its stage count is checked against it (a cheap check every walk makes:
+    ``zip(strict=True)`` would otherwise fail with "zip() argument 2 is longer than argument 1").
+
+    Raises:
+        ValueError: naming both counts.
+    """
+    spec = FAMILY_SPECS[arch.family]
+    if len(arch.stages) != len(spec.stage_strides):
+        raise ValueError(f"arch has {len(arch.stages)} stages; a {arch.family} network has {len(spec.stage_strides)}")
+    return spec
+
+
 def check_buildable(arch: Arch, *, num_joints: int = 17) -> Arch:
     """Return ``arch`` if its static network can be built, else raise naming every impossible field.
 
@@ -80,9 +93,7 @@ def check_buildable(arch: Arch, *, num_joints: int = 17) -> Arch:
             the resolution), group numbers that do not divide their channels, a mobile block without expansion
             whose input and middle widths differ, an unsupported deconvolution kernel, ``num_joints`` < 1.
     """
-    spec = FAMILY_SPECS[arch.family]
-    if len(arch.stages) != len(spec.stage_strides):
-        raise ValueError(f"arch has {len(arch.stages)} stages; a {arch.family} network has {len(spec.stage_strides)}")
+    spec = check_stage_count(arch)
     problems: list[str] = []
 
     def positive(where: str, value: int) -> bool:
@@ -129,8 +140,13 @@ def check_buildable(arch: Arch, *, num_joints: int = 17) -> Arch:
 
 
 def arch_units(arch: Arch, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> Iterator[Unit]:
-    """The units of the static network of ``arch`` in execution order."""
-    spec = FAMILY_SPECS[arch.family]
+    """The units of the static network of ``arch`` in execution order.
+
+    Raises:
+        ValueError: the arch's stage count is not its family's (the one check of :func:`check_buildable` a
+            stage-by-stage walk cannot do without).
+    """
+    spec = check_stage_count(arch)
     h, w = input_size
     k = arch.stem.kernel_size
     yield Unit(

@@ -4,6 +4,8 @@ with the hand-shrunk arch of the same MACs, both taken from the same supernet.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vipnas.models.complexity import arch_complexity
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
 from vipnas.space.search_space import SearchSpace
@@ -54,19 +56,72 @@ def uniform_arch(space: SearchSpace, depth: float, width: float) -> Arch:
     )
 
 
-def hand_shrunk_arch(
-    space: SearchSpace, max_macs: float, *, input_size: tuple[int, int], num_joints: int = 17, steps: int = 21
-) -> Arch:
-    """The uniform arch (:func:`uniform_arch` over a ``steps`` x ``steps`` grid of depth and width positions) with
-    the most MACs not above ``max_macs``; the smallest uniform arch when none fits."""
-    best, best_macs = None, -1
-    fallback, fallback_macs = None, float("inf")
+def _uniform_archs(space: SearchSpace, steps: int, num_joints: int, input_size: tuple[int, int]) -> list[Arch]:
+    """The distinct uniform archs of a ``steps`` x ``steps`` grid, by MACs."""
+    seen: dict[Arch, float] = {}
     for i in range(steps):
         for j in range(steps):
             arch = uniform_arch(space, i / (steps - 1), j / (steps - 1))
-            macs = arch_complexity(arch, num_joints=num_joints, input_size=input_size).macs
-            if best_macs < macs <= max_macs:
-                best, best_macs = arch, macs
-            if macs < fallback_macs:
-                fallback, fallback_macs = arch, macs
-    return best if best is not None else fallback  # type: ignore[return-value]
+            seen.setdefault(arch, arch_complexity(arch, num_joints=num_joints, input_size=input_size).macs)
+    return sorted(seen, key=seen.__getitem__)
+
+
+def _blends(space: SearchSpace, upper: Arch, lower: Arch, *, reverse: bool = False) -> list[Arch]:
+    """Archs between two uniform archs, taking the stem, then each stage's depth, then its other dimensions, then
+    the head from ``lower`` one after another (``reverse``: from the head back to the stem): uniform scaling
+    interpolated stage by stage, as a person refines a width multiplier when it is too coarse. Invalid blends (a
+    head that does not fit its input) are skipped."""
+    parts: list[tuple[str, int]] = [("stem", -1)]
+    for index in range(len(upper.stages)):
+        parts += [("depth", index), ("stage", index)]
+    parts.append(("head", -1))
+    out, current = [], upper
+    for kind, index in reversed(parts) if reverse else parts:
+        stages = list(current.stages)
+        if kind == "stem":
+            current = Arch(current.family, lower.stem, current.stages, current.head)
+        elif kind == "depth":
+            stages[index] = replace(stages[index], depth=lower.stages[index].depth)
+            current = Arch(current.family, current.stem, tuple(stages), current.head)
+        elif kind == "stage":
+            stages[index] = replace(lower.stages[index], depth=stages[index].depth)
+            current = Arch(current.family, current.stem, tuple(stages), current.head)
+        else:
+            current = Arch(current.family, current.stem, current.stages, lower.head)
+        try:
+            out.append(space.validate(current))
+        except ValueError:
+            continue
+    return out
+
+
+def hand_shrunk_arch(
+    space: SearchSpace,
+    target_macs: float,
+    *,
+    input_size: tuple[int, int],
+    num_joints: int = 17,
+    steps: int = 21,
+    tolerance: float = 0.03,
+) -> Arch:
+    """The hand-designed arch of about ``target_macs``: uniform scaling of every dimension (:func:`uniform_arch`
+    over a ``steps`` x ``steps`` grid of depth and width positions), refined stage by stage between the two uniform
+    archs around the target (a small space has few distinct uniform archs: 4 in ``mobilenetv3_tiny``).
+
+    Returns the arch with the most MACs within ``target_macs`` × (1 + ``tolerance``), so that it is compared at
+    equal cost (±``tolerance``) where the space allows; the smallest uniform arch when none fits.
+    """
+
+    def macs(arch: Arch) -> float:
+        return arch_complexity(arch, num_joints=num_joints, input_size=input_size).macs
+
+    uniform = _uniform_archs(space, steps, num_joints, input_size)
+    candidates = list(uniform)
+    above = [arch for arch in uniform if macs(arch) > target_macs]
+    below = [arch for arch in uniform if macs(arch) <= target_macs]
+    if above and below:
+        candidates += _blends(space, above[0], below[-1]) + _blends(space, above[0], below[-1], reverse=True)
+    fitting = [arch for arch in candidates if macs(arch) <= target_macs * (1 + tolerance)]
+    if not fitting:
+        return uniform[0]
+    return max(fitting, key=macs)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from vipnas.models.checkpoint import umask_mode
 from vipnas.nas.search import Candidate, SearchResult
 from vipnas.space.arch import Arch
 
@@ -24,6 +25,7 @@ def write_json(data: Any, path: str | Path) -> Path:
     with os.fdopen(handle, "w") as stream:
         json.dump(data, stream, indent=2)
         stream.write("\n")
+    os.chmod(tmp, umask_mode())  # mkstemp creates 0600
     os.replace(tmp, path)
     return path
 

@@ -97,6 +97,14 @@ class Arch:
             raise ValueError(f"{source}: unknown field(s) {sorted(unknown)}")
         if not isinstance(data["stages"], list | tuple) or not data["stages"]:
             raise ValueError(f"{source}: 'stages' must be a non-empty list, got {data['stages']!r}")
+        from vipnas.space.family import FAMILY_SPECS  # family.py imports this module
+
+        spec = FAMILY_SPECS.get(data["family"]) if isinstance(data["family"], str) else None
+        if spec is not None and len(data["stages"]) != len(spec.stage_strides):
+            raise ValueError(
+                f"{source}: arch has {len(data['stages'])} stages; a {spec.name} network has "
+                f"{len(spec.stage_strides)} (the 'stages' list; stem and head are separate fields)"
+            )
         return cls(
             family=data["family"],
             stem=_parse(StemArch, data["stem"], f"{source}.stem"),

@@ -384,10 +384,10 @@ def _occlusion_events(
         x, y = camera @ [track.x[frame], track.y[frame], 1.0]
         size = float(track.height[frame] * camera[0, 0])
         kind = int(rng.choice(2, p=[0.6, 0.4]))  # a panel or a pole
-        extent = np.array([rng.uniform(0.45, 0.8) * size, rng.uniform(0.7, 1.3) * size])
+        extent = np.array([rng.uniform(0.3, 0.55) * size, rng.uniform(0.7, 1.3) * size])
         if kind == 1:
             extent[0] *= 0.8
         centre_y = y - rng.uniform(0.0, 0.35) * size  # pelvis to chest
-        speed = rng.uniform(3.0, 7.0) * max(size, 40.0) / 100.0  # pixels per frame: hidden for a few frames
+        speed = rng.uniform(5.0, 10.0) * max(size, 40.0) / 100.0  # pixels per frame: hidden for a few frames
         out.append((kind, extent, rng.choice([-1.0, 1.0]), speed, frame, centre_y, int(rng.integers(1 << 30)), x))
     return out

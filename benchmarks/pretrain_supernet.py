@@ -16,7 +16,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from dataclasses import asdict, replace
 
 from _machine import footer, header
@@ -35,6 +34,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
+    from vipnas.config import config_to_dict
     from vipnas.data.files import write_json_atomic
     from vipnas.demo import _PRETRAINED_KEYS, FULL, PRETRAINED, _evaluators, file_digest, supernet_config
     from vipnas.engine.build import synthpose_root
@@ -49,9 +49,8 @@ def main() -> int:
     )
     config = supernet_config(settings, "")
     config = supernet_config(settings, synthpose_root(config))
-    began = time.perf_counter()
     run = train(config, work_dir=args.out, resume_from="auto")
-    wall = time.perf_counter() - began
+    wall = run.train_time  # the training time of the run (also of a run resumed here), not of this process
     supernet = load_model(run.last_checkpoint)
     search, test, floor = _evaluators(config, supernet, settings)
     space = supernet.space
@@ -66,9 +65,9 @@ def main() -> int:
             f"{split}: AP largest {figures[split]['largest']:.4f} | smallest {figures[split]['smallest']:.4f} | "
             f"mean pose {figures[split]['mean_pose']:.4f}"
         )
-    print(f"training wall time {wall / 60:.1f} min ({args.threads} threads; includes SynthPose generation)")
+    print(f"training time {wall / 60:.1f} min (steps and data loading; {args.threads} threads in this process)")
     if args.install:
-        save_model(supernet, PRETRAINED)
+        save_model(supernet, PRETRAINED, config=config_to_dict(config))  # `vipnas search` finds its data
         command = "python benchmarks/pretrain_supernet.py " + shlex.join(sys.argv[1:])
         write_json_atomic(
             PRETRAINED.with_suffix(".json"),

@@ -124,7 +124,7 @@ def main() -> int:
         described = f"largest network of {PRETRAINED.name} (BN recalibrated)"
     print(f"network: {described}")
     metadata = model.metadata
-    width, height = metadata.input_size
+    height, width = metadata.input_size  # (h, w); the dataset takes (w, h)
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         with tempfile.TemporaryDirectory() as folder:

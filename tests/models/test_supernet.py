@@ -45,12 +45,16 @@ def test_supernet_at_arch_equals_extracted_subnet(supernet: PoseSupernet) -> Non
 
 def test_subnet_parameters_are_copies_not_views(supernet: PoseSupernet) -> None:
     subnet = supernet.extract_subnet(supernet.space.smallest())
-    before = supernet.backbone.stem.state_dict()["conv.weight"].clone() if supernet.space.family == "resnet" else None
+    before = {name: value.clone() for name, value in supernet.state_dict().items()}
     with torch.no_grad():
         for p in subnet.parameters():
             p.add_(1.0)
-    if before is not None:
-        assert torch.equal(supernet.backbone.stem.state_dict()["conv.weight"], before)
+    after = supernet.state_dict()
+    assert before.keys() == after.keys() and len(before) > 10
+    for name, value in before.items():  # every family: no supernet tensor moved with the subnet's
+        assert torch.equal(after[name], value), name
+    storages = {p.untyped_storage().data_ptr() for p in supernet.parameters()}
+    assert not any(p.untyped_storage().data_ptr() in storages for p in subnet.parameters())
 
 
 def test_using_restores_previous_arch_even_on_error(supernet: PoseSupernet) -> None:

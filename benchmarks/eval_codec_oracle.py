@@ -18,7 +18,6 @@ import io
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from _machine import footer, header  # benchmarks/ is on sys.path when a script there runs
 
 from vipnas.codec import CODECS
@@ -27,7 +26,6 @@ from vipnas.data import synthpose
 from vipnas.data.dataset import build_loader
 from vipnas.engine.build import DataPaths, build_val_dataset
 from vipnas.evaluation import PosePredictions, evaluate_coco
-from vipnas.evaluation.instances import keypoints_to_image
 from vipnas.models.metadata import ModelMetadata
 
 
@@ -48,16 +46,7 @@ def oracle_ap(layout: synthpose.SynthPoseLayout, codec: str, input_size: tuple[i
     parts = []
     for batch in build_loader(dataset, batch_size=64):
         keypoints, scores = dataset.codec.decode(batch.heatmaps.numpy())  # (N, K, 2) input px, (N, K)
-        parts.append(
-            PosePredictions(
-                image_ids=batch.image_id,
-                keypoints=keypoints_to_image(keypoints, batch.inverse_affine),
-                keypoint_scores=scores,
-                box_scores=batch.box_score,
-                areas=np.prod(batch.scale, axis=1),
-                annotation_ids=batch.annotation_id,
-            )
-        )
+        parts.append(PosePredictions.from_crops(keypoints, scores, batch))
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
         metrics = evaluate_coco(ground_truth, PosePredictions.concatenate(parts))
     return float(metrics["AP"]), len(dataset)

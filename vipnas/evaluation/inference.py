@@ -11,7 +11,7 @@ import torch
 from vipnas.codec import MSRAHeatmap, UDPHeatmap, build_codec
 from vipnas.data.dataset import describe_loader
 from vipnas.evaluation.flip import flip_test
-from vipnas.evaluation.instances import PosePredictions, keypoints_to_image
+from vipnas.evaluation.instances import PosePredictions
 
 __all__ = ["run_inference"]
 
@@ -82,16 +82,7 @@ def run_inference(
         if mirrored.any():  # a mirrored crop's channels name mirrored joints: swap them back
             keypoints[mirrored] = keypoints[mirrored][:, list(flip_index)]
             scores[mirrored] = scores[mirrored][:, list(flip_index)]
-        parts.append(
-            PosePredictions(
-                image_ids=batch.image_id,
-                keypoints=keypoints_to_image(keypoints, batch.inverse_affine),
-                keypoint_scores=scores,
-                box_scores=batch.box_score,
-                areas=np.prod(batch.scale, axis=1),
-                annotation_ids=batch.annotation_id,
-            )
-        )
+        parts.append(PosePredictions.from_crops(keypoints, scores, batch))
     if not parts:
         raise ValueError(f"{source} yielded no batches: nothing to evaluate")
     return PosePredictions.concatenate(parts)

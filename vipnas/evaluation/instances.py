@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,20 @@ class PosePredictions:
     def subset(self, index: np.ndarray | Sequence[int]) -> PosePredictions:
         """The predictions at ``index`` (integer indices or a boolean mask)."""
         return PosePredictions(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @classmethod
+    def from_crops(cls, keypoints: np.ndarray, scores: np.ndarray, batch: Any) -> PosePredictions:
+        """Predictions of a batch of crops: ``keypoints`` (N, K, 2) in network-input pixels and ``scores`` (N, K)
+        as a codec decodes them, back-projected through each crop's ``inverse_affine``; the box score, the padded
+        crop area ``scale_w · scale_h`` (the OKS-NMS scale), image and annotation ids come from ``batch``."""
+        return cls(
+            image_ids=batch.image_id,
+            keypoints=keypoints_to_image(keypoints, batch.inverse_affine),
+            keypoint_scores=scores,
+            box_scores=batch.box_score,
+            areas=np.prod(batch.scale, axis=1),
+            annotation_ids=batch.annotation_id,
+        )
 
     @staticmethod
     def concatenate(parts: Sequence[PosePredictions]) -> PosePredictions:

@@ -11,8 +11,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vipnas.permissions import new_file_mode
+
 __all__ = [
-    "current_umask",
     "encode_jpeg",
     "read_image",
     "read_image_size",
@@ -20,21 +21,6 @@ __all__ = [
     "write_bytes_atomic",
     "write_json_atomic",
 ]
-
-
-def current_umask() -> int:
-    """The process's umask, read when called (a umask set after import counts). Linux exposes it in
-    /proc/self/status; elsewhere it is read by setting and restoring it."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def read_json(path: str | Path) -> Any:
@@ -126,7 +112,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp creates 0600; give the usual permissions
+        os.chmod(temporary, new_file_mode())  # mkstemp creates 0600; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -29,6 +29,7 @@ from torch import nn
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.pose import PoseNetwork, build_static
 from vipnas.models.supernet import PoseSupernet
+from vipnas.permissions import new_file_mode
 from vipnas.space.arch import Arch
 from vipnas.space.search_space import SearchSpace
 
@@ -40,26 +41,10 @@ __all__ = [
     "read_checkpoint",
     "read_foreign_checkpoint",
     "save_model",
-    "umask_mode",
 ]
 
 FORMAT = "vipnas"
 FORMAT_VERSION = 1
-
-
-def umask_mode() -> int:
-    """The mode ``open()`` gives a new file (0o666 less the umask, read now): ``tempfile.mkstemp`` creates 0600,
-    so files written through a temporary file are ``chmod``-ed to this before the rename."""
-    try:
-        with open("/proc/self/status") as status:  # Linux: reading it leaves the umask alone
-            for line in status:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
@@ -73,7 +58,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
             torch.save(obj, stream)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(tmp, umask_mode())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

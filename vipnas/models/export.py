@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vipnas.models.checkpoint import umask_mode
+from vipnas.permissions import new_file_mode
 
 __all__ = ["check_onnx", "export_onnx", "onnx_bytes", "read_onnx_metadata"]
 
@@ -70,7 +70,7 @@ def export_onnx(model: nn.Module, path: str | Path, *, opset: int = 17, check: b
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(handle, "wb") as stream:
         stream.write(proto.SerializeToString())
-    os.chmod(tmp, umask_mode())  # mkstemp creates 0600
+    os.chmod(tmp, new_file_mode())  # mkstemp creates 0600
     os.replace(tmp, path)
     return check_onnx(model, path) if check else None
 

@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from vipnas.models.checkpoint import umask_mode
 from vipnas.models.export import onnx_bytes
 from vipnas.models.fuse import fold_batchnorm
 from vipnas.models.pose import build_static
 from vipnas.models.units import Unit, arch_units, build_unit, output_size
+from vipnas.permissions import new_file_mode
 from vipnas.space.arch import Arch, StageArch
 from vipnas.space.search_space import SearchSpace
 
@@ -268,7 +268,7 @@ class LatencyTable:
         handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(handle, "w") as stream:
             json.dump(self.to_dict(), stream, indent=1, sort_keys=True)
-        os.chmod(tmp, umask_mode())  # mkstemp creates 0600
+        os.chmod(tmp, new_file_mode())  # mkstemp creates 0600
         os.replace(tmp, path)
         return path
 

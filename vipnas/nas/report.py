@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vipnas.models.checkpoint import umask_mode
 from vipnas.nas.search import Candidate, SearchResult
+from vipnas.permissions import new_file_mode
 from vipnas.space.arch import Arch
 
 __all__ = ["draw_arch", "pareto_front", "write_json", "write_search_outputs"]
@@ -25,7 +25,7 @@ def write_json(data: Any, path: str | Path) -> Path:
     with os.fdopen(handle, "w") as stream:
         json.dump(data, stream, indent=2)
         stream.write("\n")
-    os.chmod(tmp, umask_mode())  # mkstemp creates 0600
+    os.chmod(tmp, new_file_mode())  # mkstemp creates 0600
     os.replace(tmp, path)
     return path
 

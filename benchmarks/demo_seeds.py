@@ -48,13 +48,12 @@ def main() -> int:
     from dataclasses import replace
 
     from vipnas.demo import FULL, LONG, supernet_config
-    from vipnas.engine.build import prepare_data, synthpose_root
+    from vipnas.engine.build import prepare_data
 
     settings = LONG if args.long else FULL
     if args.from_scratch:
         settings = replace(settings, pretrained=False)
-    config = supernet_config(settings, "")
-    prepare_data(supernet_config(settings, synthpose_root(config)))  # once, before the parallel runs read it
+    prepare_data(supernet_config(settings))  # once, before the parallel runs read it
     extra = (["--long"] if args.long else []) + (["--from-scratch"] if args.from_scratch else [])
     environment = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     pending = list(seeds)

@@ -36,8 +36,7 @@ def main() -> int:
     torch.set_flush_denormal(True)
     from vipnas.config import config_to_dict
     from vipnas.data.files import write_json_atomic
-    from vipnas.demo import _PRETRAINED_KEYS, FULL, PRETRAINED, _evaluators, file_digest, supernet_config
-    from vipnas.engine.build import synthpose_root
+    from vipnas.demo import FULL, PRETRAINED, PRETRAINED_KEYS, demo_evaluators, file_digest, supernet_config
     from vipnas.engine.trainer import train
     from vipnas.models.checkpoint import load_model, save_model
 
@@ -47,12 +46,11 @@ def main() -> int:
     start = header(
         f"pretrain the demo's SynthPose supernet: {settings.supernet_iters} sandwich steps, seed {args.seed}"
     )
-    config = supernet_config(settings, "")
-    config = supernet_config(settings, synthpose_root(config))
+    config = supernet_config(settings)
     run = train(config, work_dir=args.out, resume_from="auto")
     wall = run.train_time  # the training time of the run (also of a run resumed here), not of this process
     supernet = load_model(run.last_checkpoint)
-    search, test, floor = _evaluators(config, supernet, settings)
+    search, test, floor = demo_evaluators(config, supernet, settings)
     space = supernet.space
     figures = {}
     for split, evaluator in (("val", search), ("test", test)):
@@ -72,7 +70,7 @@ def main() -> int:
         write_json_atomic(
             PRETRAINED.with_suffix(".json"),
             {
-                "settings": {key: asdict(settings)[key] for key in _PRETRAINED_KEYS},
+                "settings": {key: asdict(settings)[key] for key in PRETRAINED_KEYS},
                 "recipe": {
                     key: asdict(settings)[key]
                     for key in ("supernet_iters", "lr", "warmup_iters", "batch_size", "num_random", "seed")

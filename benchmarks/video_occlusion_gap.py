@@ -105,9 +105,8 @@ def main() -> int:
     from vipnas.codec import codec_for_model
     from vipnas.data.coco import load_coco
     from vipnas.data.dataset import TopDownDataset, build_loader
-    from vipnas.demo import FULL, PRETRAINED, _evaluators, supernet_config
+    from vipnas.demo import FULL, PRETRAINED, demo_evaluators, supernet_config
     from vipnas.engine.batchnorm import recalibrate_bn
-    from vipnas.engine.build import synthpose_root
     from vipnas.evaluation.inference import run_inference
     from vipnas.models.checkpoint import load_model
 
@@ -116,9 +115,7 @@ def main() -> int:
         described = args.model
     else:
         supernet = load_model(PRETRAINED)
-        config = supernet_config(FULL, "")
-        config = supernet_config(FULL, synthpose_root(config))
-        search, _, _ = _evaluators(config, supernet, FULL)
+        search, _, _ = demo_evaluators(supernet_config(FULL), supernet, FULL)
         model = supernet.extract_subnet(supernet.space.largest()).eval()
         recalibrate_bn(model, None, search.calibration_batches)
         described = f"largest network of {PRETRAINED.name} (BN recalibrated)"

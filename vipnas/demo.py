@@ -31,8 +31,10 @@ __all__ = [
     "FULL",
     "LONG",
     "PRETRAINED",
+    "PRETRAINED_KEYS",
     "QUICK",
     "DemoSettings",
+    "demo_evaluators",
     "demo_overrides",
     "file_digest",
     "pretrained_supernet",
@@ -95,7 +97,7 @@ QUICK = DemoSettings(
 )
 
 # the settings that decide whether the shipped supernet is the one this run would train
-_PRETRAINED_KEYS = (
+PRETRAINED_KEYS = (
     "supernet",
     "level",
     "input_size",
@@ -136,14 +138,17 @@ def demo_overrides(settings: DemoSettings, data_root: str | Path) -> list[str]:
     ]
 
 
-def supernet_config(settings: DemoSettings, data_root: str | Path) -> Any:
-    """The resolved training config of the demo's supernet."""
+def supernet_config(settings: DemoSettings, data_root: str | Path | None = None) -> Any:
+    """The resolved training config of the demo's supernet; ``data.root`` is ``data_root``, or by default the
+    folder named after the SynthPose settings (``data/synthpose-<level>-<images>-seed<seed>-test<percent>``),
+    written out so that the config (and every checkpoint and cache key made from it) names its data."""
     from vipnas.config import load_config
+    from vipnas.engine.build import synthpose_root
 
-    return load_config(
+    config = load_config(
         "synthpose_mbv3_supernet",
         [
-            *demo_overrides(settings, data_root),
+            *demo_overrides(settings, data_root or ""),
             f"model.name='{settings.supernet}'",
             f"optimizer.lr={settings.lr}",
             f"schedule.max_iters={settings.supernet_iters}",
@@ -152,6 +157,7 @@ def supernet_config(settings: DemoSettings, data_root: str | Path) -> Any:
             f"supernet.calibration_images={settings.calibration_images}",
         ],
     )
+    return replace(config, data=replace(config.data, root=str(synthpose_root(config))))
 
 
 def _digest(value: Any) -> str:
@@ -185,7 +191,7 @@ def pretrained_supernet(settings: DemoSettings) -> Path | None:
     if not sidecar.is_file():
         return None
     made_with = json.loads(sidecar.read_text())["settings"]
-    wanted = json.loads(json.dumps({key: asdict(settings)[key] for key in _PRETRAINED_KEYS}))
+    wanted = json.loads(json.dumps({key: asdict(settings)[key] for key in PRETRAINED_KEYS}))
     return PRETRAINED if all(made_with.get(key) == value for key, value in wanted.items()) else None
 
 
@@ -195,7 +201,7 @@ def _latency_ms(model: Any, input_size: tuple[int, int]) -> float:
     return measure_latency(make_runner(model, (1, 3, *input_size), "torch", threads=1), repeats=10, min_seconds=0.2)
 
 
-def _evaluators(config: Any, supernet: Any, settings: DemoSettings) -> tuple[Any, Any, Any]:
+def demo_evaluators(config: Any, supernet: Any, settings: DemoSettings) -> tuple[Any, Any, Any]:
     """The search's evaluator (validation crops), the final table's (test crops, every image unless
     ``test_limit``), both with the same calibration crops, and the mean-pose network of the training crops."""
     from vipnas.codec import codec_for_model
@@ -240,7 +246,6 @@ def run_demo(
 
     from vipnas.config import config_to_dict, load_config
     from vipnas.data.files import write_json_atomic
-    from vipnas.engine.build import synthpose_root
     from vipnas.engine.trainer import train
     from vipnas.models.checkpoint import load_model, save_model
     from vipnas.models.complexity import arch_complexity
@@ -256,9 +261,8 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    config = supernet_config(settings, data_root or "")
-    root = synthpose_root(config)  # data/synthpose-<level>-<images>-seed<seed>-test<pct> unless given
-    config = supernet_config(settings, root)
+    config = supernet_config(settings, data_root)
+    root = Path(config.data.root)
     common = demo_overrides(settings, root)
     timings: dict[str, float] = {}
 
@@ -287,7 +291,7 @@ def run_demo(
     # 3. search ---------------------------------------------------------------------------------------------
     begin = time.perf_counter()
     supernet = load_model(checkpoint)
-    search_evaluator, test_evaluator, floor = _evaluators(config, supernet, settings)
+    search_evaluator, test_evaluator, floor = demo_evaluators(config, supernet, settings)
     space, size = supernet.space, settings.input_size
     low = arch_complexity(space.smallest(), input_size=size).macs
     high = arch_complexity(space.largest(), input_size=size).macs

@@ -27,6 +27,7 @@ from vipnas.codec import CODECS
 from vipnas.data.augment import AugmentConfig
 
 __all__ = [
+    "SYNTHPOSE_LEVELS",
     "Config",
     "DataConfig",
     "ModelConfig",
@@ -45,6 +46,10 @@ __all__ = [
 ]
 
 PRESET_DIR = Path(__file__).parent / "configs"
+
+
+# the names of vipnas.data.synthpose.LEVELS, here so that configs and the CLI need not import the generator
+SYNTHPOSE_LEVELS = ("easy", "medium", "hard")
 
 
 def _choice(value: str, allowed: tuple[str, ...], key: str) -> None:
@@ -129,7 +134,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _choice(self.source, ("coco", "mpii", "synthpose"), "data.source")
-        _choice(self.synthpose_level, ("easy", "medium", "hard"), "data.synthpose_level")
+        _choice(self.synthpose_level, SYNTHPOSE_LEVELS, "data.synthpose_level")
         if not 0.0 <= self.synthpose_test_fraction < 0.8:
             raise ValueError(f"data.synthpose_test_fraction must be in [0, 0.8), got {self.synthpose_test_fraction}")
         _choice(self.codec, CODECS, "data.codec")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vipnas.config import load_config
+from vipnas.config import SYNTHPOSE_LEVELS, load_config
 from vipnas.data import synthpose
 from vipnas.data.synthpose import LEVELS, Difficulty
 from vipnas.engine.build import prepare_data
@@ -33,6 +33,10 @@ def tree_digest(root: Path) -> str:
 def test_hard_level_is_synthpose_as_first_written(tmp_path):
     synthpose.generate(tmp_path, images=6, videos=2, frames=4, seed=5, workers=1, progress=False, level="hard")
     assert tree_digest(tmp_path) == FIRST_SYNTHPOSE_DIGEST
+
+
+def test_config_and_cli_know_the_same_levels():
+    assert tuple(LEVELS) == SYNTHPOSE_LEVELS
 
 
 def test_manifest_records_the_level_and_every_knob(tmp_path):

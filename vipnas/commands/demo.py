@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from vipnas.config import SYNTHPOSE_LEVELS
+
 HELP = "run the whole ViPNAS pipeline on SynthPose: supernet, search, extract, fine-tune, compare on a test split"
 EXAMPLES = [
     "vipnas demo                                  # from the shipped pretrained supernet",
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from-scratch", action="store_true", help="train the supernet instead of starting from the shipped one"
     )
-    parser.add_argument("--level", choices=("easy", "medium", "hard"), default=None, help="SynthPose difficulty")
+    parser.add_argument("--level", choices=SYNTHPOSE_LEVELS, default=None, help="SynthPose difficulty")
     parser.add_argument("--seed", type=int, default=None, help="training, search and fine-tuning seed (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--data-root", default=None, help="SynthPose folder (generated if missing)")

@@ -7,6 +7,8 @@ import os
 import platform
 import time
 
+from vipnas.config import SYNTHPOSE_LEVELS
+
 HELP = "generate SynthPose: seeded synthetic pose images (COCO format) and videos (PoseTrack18 format)"
 EXAMPLES = [
     "vipnas synth --out data/synthpose --images 1000",
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--level",
-        choices=("easy", "medium", "hard"),
+        choices=SYNTHPOSE_LEVELS,
         default="easy",
         help="difficulty: easy (default: 1-2 large people, no still occluders; videos with occlusion events), "
         "medium, hard (crowds, occluders, distractors: SynthPose as first written)",

@@ -4,6 +4,7 @@ with the hand-shrunk arch of the same MACs, both taken from the same supernet.""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from vipnas.models.complexity import arch_complexity
@@ -56,14 +57,10 @@ def uniform_arch(space: SearchSpace, depth: float, width: float) -> Arch:
     )
 
 
-def _uniform_archs(space: SearchSpace, steps: int, num_joints: int, input_size: tuple[int, int]) -> list[Arch]:
-    """The distinct uniform archs of a ``steps`` x ``steps`` grid, by MACs."""
-    seen: dict[Arch, float] = {}
-    for i in range(steps):
-        for j in range(steps):
-            arch = uniform_arch(space, i / (steps - 1), j / (steps - 1))
-            seen.setdefault(arch, arch_complexity(arch, num_joints=num_joints, input_size=input_size).macs)
-    return sorted(seen, key=seen.__getitem__)
+def _uniform_archs(space: SearchSpace, steps: int) -> list[Arch]:
+    """The distinct uniform archs of a ``steps`` x ``steps`` grid."""
+    grid = (uniform_arch(space, i / (steps - 1), j / (steps - 1)) for i in range(steps) for j in range(steps))
+    return list(dict.fromkeys(grid))
 
 
 def _blends(space: SearchSpace, upper: Arch, lower: Arch, *, reverse: bool = False) -> list[Arch]:
@@ -112,10 +109,11 @@ def hand_shrunk_arch(
     equal cost (±``tolerance``) where the space allows; the smallest uniform arch when none fits.
     """
 
-    def macs(arch: Arch) -> float:
+    @functools.cache
+    def macs(arch: Arch) -> float:  # each distinct arch is counted once
         return arch_complexity(arch, num_joints=num_joints, input_size=input_size).macs
 
-    uniform = _uniform_archs(space, steps, num_joints, input_size)
+    uniform = sorted(_uniform_archs(space, steps), key=macs)
     candidates = list(uniform)
     above = [arch for arch in uniform if macs(arch) > target_macs]
     below = [arch for arch in uniform if macs(arch) <= target_macs]

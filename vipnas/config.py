@@ -89,7 +89,9 @@ class DataConfig:
         dataset: joint convention (``COCO``, ``CROWDPOSE``, ``POSETRACK18``, ``MPII``).
         root: data folder; the four paths below are relative to it. For ``synthpose`` an empty root means
             ``data/synthpose-<level>-<images>-seed<seed>``.
-        train_annotations, train_images, val_annotations, val_images: annotation files and image folders.
+        train_annotations, train_images, val_annotations, val_images: annotation files and image folders; for
+            PoseTrack18 an annotation path may be the official folder of per-video files (``annotations/val``:
+            validation then computes poseval's mAP on them, as the paper reports).
         val_detections: detector boxes for the AP evaluation, relative to ``root`` (``""``: ground-truth boxes;
             for ``synthpose`` any non-empty value selects its simulated detector).
         synthpose_images: SynthPose images to generate (train + val).
@@ -107,7 +109,7 @@ class DataConfig:
         padding: box padding factor of the crop.
         augment: random crop policy (probabilities and ranges; the official pipeline by default).
         train_limit: use only the first N training crops (0 = all; for smoke tests).
-        val_limit: use only the first N validation crops (0 = all).
+        val_limit: use only the first N validation images (frames), with all their persons (0 = all).
     """
 
     source: str = "coco"
@@ -247,7 +249,9 @@ class RuntimeConfig:
         val_interval: validate every N epochs (``val_by_epoch``) or N iterations.
         val_by_epoch: unit of ``val_interval``.
         val_flip: flip test in the AP evaluation.
-        best_metric: ``auto`` (AP when the evaluator runs, else loss), ``AP`` or ``loss``; picks ``best.pth``.
+        best_metric: picks ``best.pth``: ``auto`` (the protocol's accuracy metric when the evaluator runs — COCO AP,
+            PoseTrack18 mAP ``Total`` on a folder of per-video files, MPII ``PCKh`` — else loss), ``AP``, ``Total``,
+            ``PCKh`` or ``loss``.
         progress: show a tqdm progress bar (rank 0).
         trace: write ``trace/rank<R>.jsonl`` per process: the archs of every step and a final weight digest.
     """
@@ -271,7 +275,7 @@ class RuntimeConfig:
     def __post_init__(self) -> None:
         _choice(self.device, ("auto", "cpu", "cuda"), "runtime.device")
         _choice(self.precision, ("fp32", "bf16", "fp16"), "runtime.precision")
-        _choice(self.best_metric, ("auto", "AP", "loss"), "runtime.best_metric")
+        _choice(self.best_metric, ("auto", "AP", "Total", "PCKh", "loss"), "runtime.best_metric")
         if self.log_interval < 1 or self.val_interval < 1 or self.checkpoint_interval < 0:
             raise ValueError("runtime.log_interval and runtime.val_interval must be >= 1, checkpoint_interval >= 0")
 

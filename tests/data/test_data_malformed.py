@@ -163,3 +163,17 @@ def test_mpii_negative_scale_is_named(tmp_path) -> None:
         path.write_text(json.dumps([record, {**record, "scale": scale}]))
         with pytest.raises(ValueError, match=r"mpii\.json: record \[1\] \(image 005808361\.jpg\): scale .* positive"):
             load_mpii(path, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [("bbox", [5.0, 5.0, float("nan"), 80.0], "bbox"), ("bbox", [5.0, float("inf"), 40.0, 80.0], "bbox"),
+     ("area", float("nan"), "area")],
+)  # fmt: skip
+def test_non_finite_ground_truth_boxes_are_named_not_reported_as_predictions(tmp_path, key, value, expected) -> None:
+    """A NaN box used to crop NaN pixels and then fail as "predictions: ... non-finite keypoints"."""
+    data = _coco()
+    data["annotations"][1][key] = value  # json writes NaN / Infinity, which Python's reader accepts
+    for message in _both(tmp_path, data):
+        assert "annotation id 11 (annotations[1])" in message and expected in message and "non-finite" in message
+        assert "predictions" not in message

@@ -190,6 +190,8 @@ def clip_box(box: Any, image: ImageRecord, where: str) -> np.ndarray | None:
         x, y, w, h = (float(value) for value in box)
     except (TypeError, ValueError):
         raise ValueError(f"{where}: bbox must be 4 numbers (x, y, w, h), got {box!r}") from None
+    if not np.isfinite([x, y, w, h]).all():
+        raise ValueError(f"{where}: bbox {list(box)!r} has non-finite values; expected finite (x, y, w, h)")
     x1, y1, x2, y2 = x, y, x + max(w, 0.0), y + max(h, 0.0)
     if image.width > 0 and image.height > 0:
         x1, x2 = np.clip([x1, x2], 0, image.width - 1)
@@ -219,8 +221,12 @@ def instance_from_annotation(
     keypoints, visible = parse_keypoints(annotation["keypoints"], info, where)
     if skip_empty and int(annotation.get("num_keypoints", np.count_nonzero(visible))) == 0:
         return None
-    if "area" in annotation and float(annotation["area"]) <= 0:
-        return None
+    if "area" in annotation:
+        area = annotation["area"]
+        if isinstance(area, bool) or not isinstance(area, numbers.Real) or not np.isfinite(area):
+            raise ValueError(f"{where}: area {area!r} is non-finite or not a number; expected a finite number")
+        if area <= 0:
+            return None
     if "bbox" in annotation:
         box = clip_box(annotation["bbox"], image, where)
     elif image.video:  # PoseTrack18 files before v0.45 carry no person boxes

@@ -60,7 +60,7 @@ def load_posetrack_videos(
     Raises:
         FileNotFoundError: a file is missing.
         ValueError: a record lacks a key, has the wrong keypoint count or a non-integer id, two records share an
-            id, a person (track id) is listed twice in one frame, or two files share a frame id.
+            id, a frame or a person (track id) is listed twice in a video, or two files share a frame id.
     """
     files = _video_files(source)
     images: dict[int, ImageRecord] = {}
@@ -71,8 +71,15 @@ def load_posetrack_videos(
         check_unique_ids(data["images"], f"{path}", "images")
         check_unique_ids(data["annotations"], f"{path}", "annotations")
         frames: dict[int, ImageRecord] = {}
+        listed: dict[Path, int] = {}  # frame file -> its images index
         for index, entry in enumerate(data["images"]):
             image = parse_posetrack_image(entry, Path(image_root), f"{path}: images[{index}]")
+            if image.path in listed:
+                raise ValueError(
+                    f"{path}: images[{listed[image.path]}] and images[{index}] are the same frame "
+                    f"{entry['file_name']!r}; a frame is listed once per video"
+                )
+            listed[image.path] = index
             if not image.video:  # a per-video file names its video even if the frame lacks video fields
                 image = ImageRecord(**{**image.__dict__, "video": path.stem, "frame_index": index})
             if image.image_id in images:

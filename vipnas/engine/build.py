@@ -24,6 +24,7 @@ __all__ = [
     "DataPaths",
     "ShardSampler",
     "TrainSampler",
+    "VideoGroundTruth",
     "build_calibration_batches",
     "build_dataset_codec",
     "build_model",
@@ -141,6 +142,10 @@ def _load(config: Config, annotations: Path, images: Path) -> PoseAnnotations:
         from vipnas.data.mpii import load_mpii
 
         return load_mpii(annotations, images)
+    if _is_video_folder(config, annotations):
+        from vipnas.data.posetrack import load_posetrack_videos
+
+        return load_posetrack_videos(annotations, images)
     from vipnas.data.coco import load_coco
 
     return load_coco(annotations, images, config.data.dataset)
@@ -224,19 +229,40 @@ def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augm
     )
 
 
+@dataclass(frozen=True)
+class VideoGroundTruth:
+    """PoseTrack18 validation ground truth: the folder of official per-video files, evaluated with poseval's
+    mAP (``Total``), restricted to ``image_ids`` (``data.val_limit``) when given."""
+
+    folder: Path
+    image_ids: frozenset[int] | None = None
+
+
+def _is_video_folder(config: Config, annotations: Path) -> bool:
+    """PoseTrack18 annotations given as the official folder of per-video files (not the merged COCO-style file)."""
+    from vipnas.data.metadata import get_dataset_info
+
+    return get_dataset_info(config.data.dataset).name == "POSETRACK18" and Path(annotations).is_dir()
+
+
 def build_val_dataset(config: Config, metadata: Any, paths: DataPaths) -> tuple[Any, Any]:
     """Validation crops (ground-truth boxes, with targets for the loss) and, for COCO-style AP, the ground truth
-    restricted to the images used (``data.val_limit`` keeps the first N images and all their persons). The
+    restricted to the images used (``data.val_limit`` keeps the first N images and all their persons); for a
+    PoseTrack18 folder of per-video files, a :class:`VideoGroundTruth` (poseval mAP on those files). The
     dataset's ``codec`` is the config's, for the targets and for decoding."""
     from vipnas.codec import UDPHeatmap
     from vipnas.data.dataset import TopDownDataset
 
     annotations = _load(config, paths.val_annotations, paths.val_images)
     ground_truth: Any = paths.val_annotations
+    if _is_video_folder(config, paths.val_annotations):
+        ground_truth = VideoGroundTruth(paths.val_annotations)
     if config.data.val_limit:
         kept = set(list(annotations.images)[: config.data.val_limit])
         annotations.instances = [i for i in annotations.instances if i.image.image_id in kept]
-        if config.data.source != "mpii":
+        if isinstance(ground_truth, VideoGroundTruth):
+            ground_truth = VideoGroundTruth(paths.val_annotations, frozenset(kept))
+        elif config.data.source != "mpii":
             ground_truth = json.loads(Path(paths.val_annotations).read_text())
             ground_truth["images"] = [im for im in ground_truth["images"] if im["id"] in kept]
             ground_truth["annotations"] = [a for a in ground_truth["annotations"] if a["image_id"] in kept]

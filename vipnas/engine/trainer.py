@@ -68,6 +68,7 @@ from vipnas.engine.log import MetricsLog, format_duration, setup_logging
 from vipnas.engine.losses import distillation_loss, keypoint_mse_loss
 from vipnas.engine.sandwich import arch_digest, sandwich_archs
 from vipnas.engine.schedule import LRSchedule
+from vipnas.engine.validation import PRIMARY_METRICS
 from vipnas.models.checkpoint import atomic_save, checkpoint_payload
 from vipnas.models.supernet import PoseSupernet
 
@@ -384,7 +385,7 @@ class Trainer:
         metrics = self.validator.validate(self.model)
         self.last_metrics = metrics
         name, value = self._score(metrics)
-        improved = self.best is None or (value > self.best["value"] if name == "AP" else value < self.best["value"])
+        improved = self.best is None or (value < self.best["value"] if name == "loss" else value > self.best["value"])
         if improved:
             self.best = {"metric": name, "value": value, "iteration": self.iteration, "epoch": self.epoch}
         shown = "  ".join(f"{key} {val:.4f}" for key, val in metrics.items() if _shown(key))
@@ -410,10 +411,11 @@ class Trainer:
         return metrics
 
     def _score(self, metrics: dict[str, float]) -> tuple[str, float]:
-        """The best-checkpoint criterion: AP (mean over validated sub-networks) or validation loss."""
+        """The best-checkpoint criterion (mean over validated sub-networks): with ``auto`` the protocol's accuracy
+        metric (COCO AP, PoseTrack18 mAP ``Total``, MPII ``PCKh``) when the evaluator ran, else validation loss."""
         wanted = self.config.runtime.best_metric
-        has_ap = any(key.split("/")[-1] == "AP" for key in metrics)
-        name = ("AP" if has_ap else "loss") if wanted == "auto" else wanted
+        found = {key.split("/")[-1] for key in metrics}
+        name = next((m for m in PRIMARY_METRICS if m in found), "loss") if wanted == "auto" else wanted
         values = [v for key, v in metrics.items() if key.split("/")[-1] == name]
         if not values:
             raise ValueError(f"runtime.best_metric {name!r} is not among the validation metrics {sorted(metrics)}")

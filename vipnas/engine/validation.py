@@ -9,16 +9,21 @@ BatchNorm statistics are recalibrated on a fixed cached set of training crops, a
 from __future__ import annotations
 
 import logging
+import tempfile
 from typing import Any
 
 import torch
 from torch import nn
 
 from vipnas.engine.batchnorm import recalibrate_bn
+from vipnas.engine.build import VideoGroundTruth
 from vipnas.engine.distributed import all_gather_object, all_reduce_sum, broadcast_object, get_rank, get_world_size
 from vipnas.engine.losses import keypoint_mse_loss
 
-__all__ = ["Validator"]
+__all__ = ["PRIMARY_METRICS", "Validator"]
+
+# The accuracy metric of each protocol, higher is better: COCO-style AP, PoseTrack18 mAP (poseval), MPII PCKh.
+PRIMARY_METRICS = ("AP", "Total", "PCKh")
 
 logger = logging.getLogger("vipnas.train")
 
@@ -91,10 +96,12 @@ class Validator:
         return float(totals[0] / totals[1])
 
     def average_precision(self, model: nn.Module) -> dict[str, float]:
-        """The dataset's AP metrics (COCO AP/AR for COCO-style data, PCKh for MPII), computed on rank 0."""
+        """The dataset's metrics, computed on rank 0: COCO AP/AR for COCO-style files (COCO, CrowdPose, merged
+        PoseTrack18), poseval's mAP (``Head`` ... ``Total``, percent) for a PoseTrack18 folder, PCKh for MPII."""
         from vipnas.evaluation import PosePredictions, run_inference
         from vipnas.evaluation.coco import evaluate_coco, load_coco_ground_truth
         from vipnas.evaluation.pipeline import evaluate_predictions
+        from vipnas.evaluation.posetrack import evaluate_posetrack
 
         part = None
         if len(self.ap_loader):  # a rank's shard of a tiny split can be empty
@@ -106,7 +113,12 @@ class Validator:
         if get_rank() == 0:
             predictions = PosePredictions.concatenate([p for p in parts if p is not None])
             dataset = self.config.data.dataset
-            if isinstance(self.ground_truth, dict):
+            if isinstance(self.ground_truth, VideoGroundTruth):  # poseval mAP on the official per-video files
+                with tempfile.TemporaryDirectory(prefix="vipnas-posetrack-") as folder:
+                    metrics = evaluate_posetrack(
+                        self.ground_truth.folder, predictions, folder, image_ids=self.ground_truth.image_ids
+                    )
+            elif isinstance(self.ground_truth, dict):
                 ground_truth = load_coco_ground_truth(self.ground_truth, dataset)
                 metrics = evaluate_coco(ground_truth, predictions, dataset)
             else:

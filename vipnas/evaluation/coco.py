@@ -62,7 +62,8 @@ def load_coco_ground_truth(annotation: str | Path | dict[str, Any], dataset: str
 
     Raises:
         ValueError: the file is not a COCO keypoint file (missing ``images``/``annotations``/``categories``,
-            annotations without ``bbox`` or ``keypoints``, or with the wrong joint count), or its ids are not
+            annotations without ``bbox`` or ``keypoints``, with the wrong joint count or with non-finite box,
+            keypoints or area), or its ids are not
             unique integers, or an annotation names an image the file does not have.
     """
     info = get_dataset_info(dataset)
@@ -87,6 +88,11 @@ def load_coco_ground_truth(annotation: str | Path | dict[str, Any], dataset: str
         integer_id(ann["id"], where)
         if integer_id(ann["image_id"], where, "image_id") not in image_ids:
             raise ValueError(f"{where}: image_id {ann['image_id']} is not in the file's images")
+        for key in ("bbox", "keypoints", "area"):
+            if key in ann and not np.isfinite(real_numbers(ann[key], where, key)).all():
+                raise ValueError(f"{where}: {key} {ann[key]!r} has non-finite values")
+        if len(ann["bbox"]) != 4:
+            raise ValueError(f"{where}: bbox must be 4 numbers (x, y, w, h), got {ann['bbox']!r}")
         if len(ann["keypoints"]) != 3 * info.num_joints:
             raise ValueError(
                 f"{where}: {len(ann['keypoints'])} keypoint values, expected {3 * info.num_joints} ({info.name})"

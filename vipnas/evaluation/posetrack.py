@@ -29,7 +29,7 @@ raises); bad files raise ``ValueError`` naming the file and record instead of as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,10 +109,19 @@ def read_posetrack_video(path: str | Path, *, prediction: bool) -> list[_Frame]:
     check_unique_ids(data["images"], str(path), "images")
     check_unique_ids(data["annotations"], str(path), "annotations")
     frames: dict[int, _Frame] = {}
+    files: dict[str, int] = {}  # ground-truth file name -> its images index
     for index, image in enumerate(data["images"]):
         if "id" not in image:
             raise ValueError(f"{path}: images[{index}] has no 'id'")
         integer_id(image["id"], f"{path}: images[{index}]")
+        if not prediction and "file_name" in image:
+            name = str(image["file_name"])
+            if name in files:
+                raise ValueError(
+                    f"{path}: images[{files[name]}] and images[{index}] are the same frame {name!r}; "
+                    "a frame is listed once per video"
+                )
+            files[name] = index
         frames[int(image["id"])] = _Frame(int(image["id"]), [], parse_ignore_regions(image, f"{path}: images[{index}]"))
     track_ids: dict[int, set[int]] = {}
     for index, annotation in enumerate(data["annotations"]):
@@ -288,8 +297,13 @@ def _video_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def evaluate_posetrack_folder(gt: str | Path, predictions: str | Path) -> dict[str, float]:
+def evaluate_posetrack_folder(
+    gt: str | Path, predictions: str | Path, *, image_ids: Collection[int] | None = None
+) -> dict[str, float]:
     """Evaluate a folder of per-video prediction files against the ground-truth folder (or one file of each).
+
+    ``image_ids``: evaluate only these frames (of ground truth and predictions alike; videos left without any are
+    left out), e.g. the first N validation frames during training.
 
     Returns:
         ``{Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle, Total}`` in percent, plus ``joint_ap`` per joint name.
@@ -313,6 +327,11 @@ def evaluate_posetrack_folder(gt: str | Path, predictions: str | Path) -> dict[s
                 raise ValueError(f"{pred_file}: {len(pred_ids)} frames, the ground truth {gt_file} has {len(gt_ids)}")
             first = next(i for i, (a, b) in enumerate(zip(gt_ids, pred_ids, strict=True)) if a != b)
             raise ValueError(f"{pred_file}: images[{first}] has id {pred_ids[first]}, ground truth has {gt_ids[first]}")
+        if image_ids is not None:
+            gt_frames = [frame for frame in gt_frames if frame.image_id in image_ids]
+            pred_frames = [frame for frame in pred_frames if frame.image_id in image_ids]
+            if not gt_frames:
+                continue
         gt_videos.append(gt_frames)
         pred_videos.append(pred_frames)
     joint_ap = posetrack_joint_ap(gt_videos, pred_videos)
@@ -374,6 +393,7 @@ def evaluate_posetrack(
     nms: str = "oks",
     nms_threshold: float = 0.9,
     keypoint_threshold: float = 0.2,
+    image_ids: Collection[int] | None = None,
 ) -> dict[str, float]:
     """MMPose ``PoseTrack18Metric``'s pipeline: instance scores, OKS-NMS (COCO sigmas), per-video files, poseval AP.
 
@@ -382,10 +402,11 @@ def evaluate_posetrack(
         predictions: all person predictions, keypoints in image pixels, image ids = the 11-digit frame ids.
         out_dir: where the per-video prediction files are written.
         nms, nms_threshold, keypoint_threshold: as :func:`vipnas.evaluation.select_instances`.
+        image_ids: evaluate only these frames (see :func:`evaluate_posetrack_folder`).
     """
     predictions.check(POSETRACK18.num_joints, where="predictions")
     kept, scores = select_instances(
         predictions, POSETRACK18.sigmas, nms=nms, nms_threshold=nms_threshold, keypoint_threshold=keypoint_threshold
     )
     write_posetrack_predictions(gt, kept, scores, out_dir)
-    return evaluate_posetrack_folder(gt, out_dir)
+    return evaluate_posetrack_folder(gt, out_dir, image_ids=image_ids)

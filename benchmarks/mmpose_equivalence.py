@@ -9,11 +9,24 @@ For ``s_vipnas_res50``, ``s_vipnas_mbv3`` and ``sbl_res50`` and several seeds th
    ``convert_mmpose_checkpoint`` and compares heatmaps on random inputs;
 2. randomises *our* model, converts its state dict with ``to_mmpose_keys``, loads it into MMPose with
    ``load_state_dict(strict=True)`` and compares heatmaps again;
-3. compares key sets, tensor shapes and parameter counts.
+3. compares key sets, tensor shapes and parameter counts;
+4. measures parameters and multiply-accumulates (MACs) on MMPose's own backbone + head, for one (1, 3, 256, 192)
+   input, with forward hooks on MMPose's modules, and compares them with ``vipnas``'s analytic count
+   (``arch_complexity``), with ``vipnas``'s own hook count (``measure_complexity``) and with the figures that
+   ``tests/models/test_complexity.py`` asserts (``MMPOSE_COUNTS``); the MMPose hook count is cross-checked
+   with torch's hook-free ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2).
 
-It prints a table and exits 1 on any mismatch (relative max-abs difference above ``--rtol``), 2 when MMPose
-cannot be imported.  Nothing in the ``vipnas`` package depends on MMPose; this script needs its own virtualenv,
-kept outside the repository (see docs/mmpose_equivalence.md for the exact versions that were used)::
+MAC convention (the one of ``vipnas.models.complexity``): multiply-accumulates of every executed
+``nn.Conv2d`` (``output.numel() * in_channels/groups * kh*kw``) and ``nn.ConvTranspose2d``
+(``input.numel() * out_channels/groups * kh*kw``), plus, for each of mmcv's ``ContextBlock`` (GC attention,
+``pooling_type='att'``), the attention-pooling matmul, ``input.numel()`` = C*H*W (its 1x1 convs are counted as
+convs).  Normalisation, activations, pooling, sigmoid/softmax, element-wise products and sums and biases are not
+counted.
+
+It prints a table (and the measured ``MMPOSE_COUNTS``) and exits 1 on any mismatch (heatmaps: relative max-abs
+difference above ``--rtol``; counts: any difference), 2 when MMPose cannot be imported.  Nothing in the ``vipnas``
+package depends on MMPose; this script needs its own virtualenv, kept outside the repository (see
+docs/mmpose_equivalence.md for the exact versions that were used)::
 
     python3 -m venv /tmp/mmvenv && . /tmp/mmvenv/bin/activate
     pip install torch==2.13.0            # CPU build; pin it so pip does not pull a CUDA build
@@ -32,6 +45,7 @@ real, unmodified ones.  The stubs in use are listed in the output.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -52,6 +66,7 @@ sys.path.insert(0, str(REPO))
 NAMES = ("s_vipnas_res50", "s_vipnas_mbv3", "sbl_res50")
 MMPOSE_PARAM_COUNTS = {"s_vipnas_res50": 7_286_772, "s_vipnas_mbv3": 5_895_725, "sbl_res50": 33_999_697}
 STUBBABLE = ("xtcocotools", "mmdet", "mmcv.ops")
+INPUT_SIZE = (256, 192)  # (height, width) of the single input the MACs are counted for
 
 
 class _Stub(types.ModuleType):
@@ -106,9 +121,11 @@ def import_mmpose():
         import mmcv
         import mmengine
         import mmpose
+        from mmcv.cnn import ContextBlock
         from mmpose.models.backbones import ResNet, ViPNAS_MobileNetV3, ViPNAS_ResNet
         from mmpose.models.heads import HeatmapHead, ViPNASHead
     ns = types.SimpleNamespace(
+        ContextBlock=ContextBlock,
         ResNet=ResNet,
         ViPNAS_ResNet=ViPNAS_ResNet,
         ViPNAS_MobileNetV3=ViPNAS_MobileNetV3,
@@ -185,6 +202,124 @@ def randomize_(model: nn.Module, seed: int, calib: torch.Tensor) -> nn.Module:
     return model.eval()
 
 
+def count_complexity(ns, model: nn.Module, input_size: tuple[int, int] = INPUT_SIZE) -> dict:
+    """Parameters and MACs of an MMPose ``model`` for one (1, 3, H, W) input, counted with forward hooks on its
+    ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules and mmcv ``ContextBlock``s (convention: module docstring).
+
+    Returns ``params``, ``macs``, the per-kind split ``conv``/``deconv``/``gc`` and ``problems`` (hooked modules
+    that did not run exactly once, 4-D weights outside a hooked conv, GC blocks without attention pooling)."""
+    counts = {"conv": 0, "deconv": 0, "gc": 0}
+    calls: dict[str, int] = {}
+
+    def hook(kind: str, name: str):
+        def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            calls[name] = calls.get(name, 0) + 1
+            if kind == "conv":
+                kh, kw = module.kernel_size
+                counts[kind] += output.numel() * (module.in_channels // module.groups) * kh * kw
+            elif kind == "deconv":
+                kh, kw = module.kernel_size
+                counts[kind] += inputs[0].numel() * (module.out_channels // module.groups) * kh * kw
+            elif module.pooling_type == "att":  # softmax-weighted sum over H*W positions for each of C channels
+                counts[kind] += inputs[0].numel()
+
+        return count
+
+    problems, handles = [], []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ConvTranspose2d):
+            handles.append(module.register_forward_hook(hook("deconv", name)))
+        elif isinstance(module, nn.Conv2d):
+            handles.append(module.register_forward_hook(hook("conv", name)))
+        elif isinstance(module, ns.ContextBlock):
+            handles.append(module.register_forward_hook(hook("gc", name)))
+            if module.pooling_type != "att":
+                problems.append(f"{name}: ContextBlock pooling_type={module.pooling_type!r}")
+        elif any(p.dim() == 4 for p in module.parameters(recurse=False)):
+            problems.append(f"{name}: 4-D weight in an unhooked {type(module).__name__}")
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, *input_size))
+    finally:
+        for handle in handles:
+            handle.remove()
+    hooked = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, ns.ContextBlock))]
+    problems += [f"{n}: ran {calls.get(n, 0)} times" for n in hooked if calls.get(n, 0) != 1]
+    return dict(
+        params=sum(p.numel() for p in model.parameters()), macs=sum(counts.values()), problems=problems, **counts
+    )
+
+
+def flop_counter_macs(model: nn.Module, input_size: tuple[int, int] = INPUT_SIZE) -> tuple[int, dict[str, int]]:
+    """Second, hook-free measurement: torch's own ``FlopCounterMode`` (2 FLOPs per MAC; it counts convolutions,
+    with transposed ones per input pixel, and matmuls, here the GC block's attention pooling). Returns MACs and
+    the per-op split."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, *input_size))
+    per_op = {str(op).removeprefix("aten."): n // 2 for op, n in counter.get_flop_counts()["Global"].items()}
+    return counter.get_total_flops() // 2, per_op
+
+
+def asserted_counts() -> dict[str, tuple[int, int]] | None:
+    """``MMPOSE_COUNTS`` as written in tests/models/test_complexity.py (read with ``ast``: no pytest needed)."""
+    tree = ast.parse((REPO / "tests" / "models" / "test_complexity.py").read_text())
+    for node in tree.body:
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
+        if isinstance(target, ast.Name) and target.id == "MMPOSE_COUNTS" and node.value is not None:
+            return ast.literal_eval(node.value)
+    return None
+
+
+def check_complexity(name: str, measured: dict, mm: nn.Module) -> list[dict]:
+    from vipnas import create_model
+    from vipnas.models.complexity import arch_complexity, measure_complexity
+
+    ours = create_model(name)
+    analytic = arch_complexity(ours.arch, input_size=INPUT_SIZE)
+    hooks = measure_complexity(ours, INPUT_SIZE)
+    split = f"conv {measured['conv']:,} + deconv {measured['deconv']:,} + gc {measured['gc']:,}"
+    torch_macs, per_op = flop_counter_macs(mm)
+    rows = [
+        dict(
+            model=name,
+            check="MACs MMPose hooks/torch FlopCounter",
+            value=f"{measured['macs']:,} / {torch_macs:,} ({', '.join(f'{k} {v:,}' for k, v in per_op.items())})",
+            ok=measured["macs"] == torch_macs,
+        ),
+        dict(
+            model=name,
+            check="MACs MMPose hooks/ours analytic/hooks",
+            value=f"{measured['macs']:,} / {analytic.macs:,} / {hooks.macs:,} ({split})"
+            + (f"; {'; '.join(measured['problems'][:3])}" if measured["problems"] else ""),
+            ok=measured["macs"] == analytic.macs == hooks.macs and not measured["problems"],
+        ),
+        dict(
+            model=name,
+            check="params MMPose/ours analytic/hooks",
+            value=f"{measured['params']:,} / {analytic.params:,} / {hooks.params:,}",
+            ok=measured["params"] == analytic.params == hooks.params,
+        ),
+    ]
+    expected = (asserted_counts() or {}).get(name)
+    rows.append(
+        dict(
+            model=name,
+            check="tests' MMPOSE_COUNTS vs measured",
+            value=f"{expected[0]:,} params, {expected[1]:,} MACs" if expected else "no MMPOSE_COUNTS entry",
+            ok=expected == (measured["params"], measured["macs"]),
+        )
+    )
+    return rows
+
+
 def rel_diff(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
     diff = (a - b).abs().max().item()
     return diff, diff / max(b.abs().max().item(), 1e-12)
@@ -207,12 +342,15 @@ def check_test_reference(name: str, state: dict[str, torch.Tensor], x: torch.Ten
     return dict(model=name, check=check, value=f"strict load OK, max|d|={d:.2e} rel={r:.2e}", ok=r <= rtol)
 
 
-def check_model(ns, name: str, seeds: list[int], batch: int, rtol: float, tmp: Path) -> list[dict]:
+def check_model(
+    ns, name: str, seeds: list[int], batch: int, rtol: float, tmp: Path, measured: dict[str, dict]
+) -> list[dict]:
     from vipnas import create_model
     from vipnas.models.mmpose import convert_mmpose_checkpoint, to_mmpose_keys
 
-    rows = []
     mm = build_mmpose(ns, name)
+    measured[name] = count_complexity(ns, mm)
+    rows = check_complexity(name, measured[name], mm)
     ours = create_model(name)
     mm_params = sum(p.numel() for p in mm.parameters())
     our_params = sum(p.numel() for p in ours.parameters())
@@ -365,17 +503,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python  : {platform.python_version()} | torch {torch.__version__}")
     print(f"mmpose  : {versions['mmpose']} | mmcv {versions['mmcv']} | mmengine {versions['mmengine']}")
     print(f"stubbed : {', '.join(stubs) or 'none'} (imported by unrelated MMPose modules only)")
-    print(f"setup   : seeds {args.seeds}, input {args.batch}x3x256x192, rtol {args.rtol:g}\n")
+    print(f"setup   : seeds {args.seeds}, input {args.batch}x3x256x192, rtol {args.rtol:g}")
+    print(f"MACs    : 1x3x{INPUT_SIZE[0]}x{INPUT_SIZE[1]}, Conv2d + ConvTranspose2d + ContextBlock matmul (C*H*W)\n")
 
-    rows = []
+    rows, measured = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            rows += check_model(ns, name, args.seeds, args.batch, args.rtol, Path(tmp))
+            rows += check_model(ns, name, args.seeds, args.batch, args.rtol, Path(tmp), measured)
     width = max(len(r["check"]) for r in rows)
     print(f"| {'model':<14} | {'check':<{width}} | ok   | value")
     print(f"|{'-' * 16}|{'-' * (width + 2)}|------|{'-' * 60}")
     for r in rows:
         print(f"| {r['model']:<14} | {r['check']:<{width}} | {'PASS' if r['ok'] else 'FAIL'} | {r['value']}")
+    print(f"\nMeasured on MMPose {versions['mmpose']}'s modules, 1x3x{INPUT_SIZE[0]}x{INPUT_SIZE[1]} input:")
+    print("MMPOSE_COUNTS = {")
+    for name, m in measured.items():
+        print(f'    "{name}": ({m["params"]:_}, {m["macs"]:_}),')
+    print("}")
     failed = [r for r in rows if not r["ok"]]
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

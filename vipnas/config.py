@@ -241,7 +241,9 @@ class RuntimeConfig:
         deterministic: deterministic kernels (``torch.use_deterministic_algorithms``); bitwise-reproducible runs.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
         precision: ``fp32``, ``bf16`` (autocast, CPU or GPU) or ``fp16`` (autocast + gradient scaling, GPU).
-        threads: torch intra-op threads per process (0 = torch's default).
+        threads: torch intra-op threads per process; 0 = measured: torch's default or 1, whichever runs steps
+            faster now, re-measured as the machine's load changes (:class:`vipnas.engine.threads.ThreadTuner`;
+            torch's default when ``deterministic``).
         log_interval: iterations between log lines and metric rows.
         checkpoint_interval: checkpoint every N epochs (``checkpoint_by_epoch``) or N iterations; 0 = only at the end.
         checkpoint_by_epoch: unit of ``checkpoint_interval``.

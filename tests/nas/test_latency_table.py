@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from vipnas.models.complexity import measure_complexity
 from vipnas.models.pose import build_static
-from vipnas.models.units import arch_units
+from vipnas.models.units import arch_units, build_unit
 from vipnas.nas.latency import LatencyTable, build_table, make_runner, space_units, validate_table
 from vipnas.space import MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE, RESNET50_SPACE
 
@@ -49,11 +50,33 @@ def test_table_predicts_every_arch_and_round_trips(tiny_table) -> None:
     loaded = LatencyTable.load(path)
     assert loaded == table
     assert loaded.machine["cpu"] and loaded.threads == 1 and loaded.runtime == "torch" and loaded.precision == "fp32"
-    arch = MOBILENETV3_TINY_SPACE.sample(random.Random(1))
-    unit_sum = sum(table.entries[u.key()] for u in arch_units(arch, input_size=SIZE))
-    assert table.unit_sum(arch) == pytest.approx(unit_sum)
-    assert table.predict(arch) == pytest.approx(table.scale * unit_sum + table.offset_ms)
     assert len(table.calibration) == 3 and table.scale > 0
+
+
+@pytest.mark.parametrize("space", [RESNET50_SPACE, MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE], ids=lambda s: s.name)
+def test_units_partition_the_network(space) -> None:
+    """A table whose "milliseconds" are each unit's MACs, counted by hooks on the unit built alone, must sum to the
+    MACs hook-counted on the whole static network (built by another path): no layer missed or counted twice. The
+    units chained in order also carry the network's shapes from input to heatmaps."""
+    rng = random.Random(5)
+    for arch in [space.largest(), space.smallest(), space.sample(rng), space.sample(rng)]:
+        units = list(arch_units(arch, input_size=SIZE))
+        entries, params = {}, 0
+        x = torch.zeros(1, 3, *SIZE)
+        with torch.no_grad():
+            for unit in units:
+                module = build_unit(unit).eval()
+                assert x.shape[1:] == (unit.in_channels, unit.height, unit.width), unit
+                counted = measure_complexity(module, (unit.height, unit.width), channels=unit.in_channels)
+                entries[unit.key()], params = float(counted.macs), params + counted.params
+                x = module(x)
+        whole = build_static(arch, input_size=SIZE)
+        network = measure_complexity(whole, SIZE)
+        assert network.macs > 0 and params == network.params
+        table = LatencyTable("torch", 1, SIZE, 17, space.name, entries=entries, scale=2.0, offset_ms=1.0)
+        assert table.unit_sum(arch) == network.macs
+        assert table.predict(arch) == 2.0 * network.macs + 1.0
+        assert tuple(x.shape) == tuple(whole(torch.zeros(1, 3, *SIZE)).shape)
 
 
 def test_build_resumes_a_partial_table(tiny_table, tmp_path) -> None:

@@ -68,6 +68,7 @@ from vipnas.engine.log import MetricsLog, format_duration, setup_logging
 from vipnas.engine.losses import distillation_loss, keypoint_mse_loss
 from vipnas.engine.sandwich import arch_digest, sandwich_archs
 from vipnas.engine.schedule import LRSchedule
+from vipnas.engine.threads import ThreadTuner
 from vipnas.engine.validation import PRIMARY_METRICS
 from vipnas.models.checkpoint import atomic_save, checkpoint_payload
 from vipnas.models.supernet import PoseSupernet
@@ -165,6 +166,11 @@ class Trainer:
         self._seed_everything(runtime.seed, runtime.deterministic)
         if runtime.threads:
             torch.set_num_threads(runtime.threads)
+        # threads 0: measured per step (one busy core would otherwise stall every step), unless bitwise reproducibility
+        # is asked for; a GPU run's step time does not depend on the CPU thread count
+        self.threads = (
+            ThreadTuner() if not runtime.threads and not runtime.deterministic and self.device.type == "cpu" else None
+        )
 
         paths = prepare_data(config, is_main=info.is_main)
         barrier()  # other ranks read what rank 0 may have just generated
@@ -299,6 +305,17 @@ class Trainer:
             "set optimizer.grad_clip, or check the data"
         )
 
+    def _follow_load(self, seconds: float) -> None:
+        assert self.threads is not None
+        changes = len(self.threads.history)
+        self.threads.after_step(seconds)
+        if len(self.threads.history) > changes:
+            self.logger.info(
+                "iter %d: %d torch thread(s) now run steps fastest (the machine's load changed)",
+                self.iteration + 1,
+                self.threads.current,
+            )
+
     def step_archs(self) -> list[tuple[str, Any]]:
         """``[("network", None)]`` for a static network, the sandwich of this iteration for a supernet."""
         if not self.supernet:
@@ -330,8 +347,12 @@ class Trainer:
             tick = time.perf_counter()
             for batch in self.loader:
                 data_time = time.perf_counter() - tick
+                if self.threads is not None:
+                    self.threads.before_step()
                 losses = self.run_step(batch)
                 iter_time = time.perf_counter() - tick
+                if self.threads is not None:
+                    self._follow_load(iter_time)
                 self.train_time += iter_time
                 archs = {name: arch_digest(arch) for name, arch in self.current_archs if arch is not None}
                 self.iteration += 1

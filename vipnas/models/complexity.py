@@ -98,9 +98,9 @@ def arch_complexity(arch: Arch, *, num_joints: int = 17, input_size: tuple[int, 
     return total
 
 
-def measure_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 192)) -> Complexity:
-    """Count parameters and MACs of ``model`` by running one (1, 3, H, W) input through forward hooks on every
-    ``Conv2d``, ``ConvTranspose2d`` and GC block (static modules; elastic ops are not hooked)."""
+def measure_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 192), *, channels: int = 3) -> Complexity:
+    """Count parameters and MACs of ``model`` by running one (1, ``channels``, H, W) input through forward hooks on
+    every ``Conv2d``, ``ConvTranspose2d`` and GC block (static modules; elastic ops are not hooked)."""
     macs = 0
 
     def conv_hook(module: nn.Conv2d, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
@@ -129,7 +129,7 @@ def measure_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 192
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, *input_size))
+            model(torch.zeros(1, channels, *input_size))
     finally:
         model.train(was_training)
         for handle in handles:

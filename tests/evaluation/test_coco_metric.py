@@ -1,9 +1,10 @@
-"""COCO / CrowdPose AP: our pipeline equals a direct pycocotools COCOeval on the real-sample annotations."""
+"""COCO AP equals a direct pycocotools COCOeval on the real samples; CrowdPose equals the official crowdposetools."""
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -15,9 +16,9 @@ from pycocotools.cocoeval import COCOeval
 from samples import REAL
 
 from vipnas.data.metadata import COCO as COCO_INFO
-from vipnas.data.metadata import CROWDPOSE
 from vipnas.evaluation import (
     COCO_METRICS,
+    CROWDPOSE_METRICS,
     PosePredictions,
     evaluate_coco,
     evaluate_coco_results,
@@ -26,7 +27,9 @@ from vipnas.evaluation import (
 
 SAMPLES = REAL
 COCO_FILE = SAMPLES / "coco" / "test_coco.json"
-CROWDPOSE_FILE = SAMPLES / "crowdpose" / "test_crowdpose.json"
+REPOSITORY = Path(__file__).resolve().parents[2]
+# written by benchmarks/crowdpose_crosscheck.py from the official crowdposetools; repository files only
+CROWDPOSE_REFERENCE = REPOSITORY / "tests" / "fixtures" / "crowdpose_reference.json"
 
 
 def _direct(gt_data: dict, results: list[dict], sigmas) -> np.ndarray:
@@ -117,26 +120,29 @@ def test_instance_score_rule() -> None:
     np.testing.assert_allclose(scores, [0.5 * 0.6, 0.0, 0.8 * (2.21 / 3)])
 
 
-def test_crowdpose_uses_box_area_and_crowd_index_like_the_official_tool() -> None:
-    gt_data = json.loads(CROWDPOSE_FILE.read_text())
-    predictions = _perturbed_predictions(gt_data, 14, seed=7)
-    ours = evaluate_coco(CROWDPOSE_FILE, predictions, "CROWDPOSE", nms="none")
-    scores = instance_scores(predictions.box_scores, predictions.keypoint_scores)
-    # crowdposetools: OKS scale and area range from 0.53 × w × h of the GT box (the file has no 'area')
-    official = copy.deepcopy(gt_data)
-    for ann in official["annotations"]:
-        ann["area"] = ann["bbox"][2] * ann["bbox"][3] * 0.53
-    stats = _direct(official, _results(predictions, scores), CROWDPOSE.sigmas)
-    expected = dict(zip(("AP", "AP50", "AP75", "AR", "AR50", "AR75"), stats[[0, 1, 2, 5, 6, 7]], strict=True))
-    for name, value in expected.items():
-        assert ours[name] == pytest.approx(value, abs=1e-12), name
-    # both sample images have crowdIndex in [0.2, 0.8): all "medium", no easy or hard image
-    assert ours["APM"] == round(ours["AP"], 4) and ours["APE"] == -1 and ours["APH"] == -1
-    # the scale rule matters: with the plain box area the numbers differ
-    plain = copy.deepcopy(gt_data)
-    for ann in plain["annotations"]:
-        ann["area"] = ann["bbox"][2] * ann["bbox"][3]
-    assert _direct(plain, _results(predictions, scores), CROWDPOSE.sigmas)[0] != pytest.approx(ours["AP"])
+def _crowdpose_reference() -> dict:
+    return json.loads(CROWDPOSE_REFERENCE.read_text())
+
+
+def test_crowdpose_reference_matches_its_annotations() -> None:
+    """The official numbers were computed on these very files, and the cases reach all three crowd bins."""
+    reference = _crowdpose_reference()
+    for path, digest in reference["annotations"].items():
+        assert hashlib.sha256((REPOSITORY / path).read_bytes()).hexdigest() == digest, f"{path}: rerun the script"
+    assert reference["crowdposetools"]["commit"] and reference["cases"]
+    for name in ("APE", "APM", "APH"):
+        assert any(case["official"][name] not in (-1.0, 0.0, 1.0) for case in reference["cases"]), name
+
+
+@pytest.mark.parametrize("case", _crowdpose_reference()["cases"], ids=lambda case: case["name"])
+def test_crowdpose_equals_the_official_crowdposetools(case: dict, tmp_path: Path) -> None:
+    """Official numbers from crowdposetools itself (benchmarks/crowdpose_crosscheck.py, recorded in the fixture)."""
+    results_file = tmp_path / "results.json"
+    results_file.write_text(json.dumps(case["predictions"]))
+    ours = evaluate_coco_results(REPOSITORY / case["annotation"], results_file, "CROWDPOSE")
+    assert set(ours) == set(CROWDPOSE_METRICS) == set(case["official"])
+    for name, value in case["official"].items():
+        assert ours[name] == pytest.approx(value, abs=1e-9), name
 
 
 def test_bad_predictions_are_named_errors() -> None:

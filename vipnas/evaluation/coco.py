@@ -7,7 +7,7 @@ pycocotools in two places, both reproduced on top of pycocotools here:
    files have none): we set every ground-truth ``area`` to that value before evaluation;
 2. the summary is AP, AP50, AP75, AR, AR50, AR75 over all images plus AP on the easy / medium / hard images
    (``crowdIndex`` < 0.2, < 0.8, ≥ 0.8), each the mean of the precision array of a run restricted to those
-   images, rounded to 4 decimals as ``get_type_result`` does (-1 when a class has no image).
+   images, rounded to 4 decimals as ``get_type_result`` does (numpy's rounding; -1 when a class has no image).
 """
 
 from __future__ import annotations
@@ -203,7 +203,9 @@ def coco_keypoint_metrics(gt: COCO, results: list[dict[str, Any]], sigmas: Seque
         with _quiet():
             evaluator.evaluate()
             evaluator.accumulate()
-        metrics[name] = round(float(np.mean(evaluator.eval["precision"][:, :, :, 0, :])), 4)
+        # round() of a numpy float, as get_type_result's round(np.mean(score), 4): numpy rounds x·10⁴ half to even,
+        # Python's round of a float rounds the exact decimal value; they differ just around half-way (0.84595)
+        metrics[name] = float(round(np.mean(evaluator.eval["precision"][:, :, :, 0, :]), 4))
     return metrics
 
 

@@ -1,6 +1,6 @@
 """Cost of one supernet sandwich step vs training the same four sub-networks as static networks on the same batch.
 
-The sandwich step is the production one (``Trainer.run_step``: set_arch, frozen BN statistics for the non-largest
+The sandwich step is the production one (``Trainer.run_step``: activate, frozen BN statistics for the non-largest
 sub-networks, four forward/backward passes through elastic ops, one Adam step over the whole supernet). The
 baseline extracts the same four archs as plain ``torch.nn`` networks and runs, for each, a forward pass, the same
 loss (ground truth, plus the largest's heatmaps as soft labels for the others), a backward pass and an Adam step

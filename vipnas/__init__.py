@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from vipnas.version import __version__
 
 __all__ = ["__version__", "create_model", "list_models", "load_model", "save_model"]
 

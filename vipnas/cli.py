@@ -60,7 +60,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from vipnas import __version__
+    from vipnas.version import __version__
 
     parser = _Parser(
         prog="vipnas",

@@ -93,7 +93,7 @@ def test_supernet_recalibration_in_place_equals_recalibrating_the_extracted_subn
 
 def test_frozen_bn_stats_leaves_running_statistics_untouched(randomized) -> None:
     supernet = randomized(vipnas.create_model("mobilenetv3_supernet", input_size=(64, 64))).train()
-    supernet.set_arch(supernet.space.smallest())
+    supernet.activate(supernet.space.smallest())
     buffers = {k: v.clone() for k, v in supernet.state_dict().items() if "running" in k or "num_batches" in k}
     x = _batches(2)[0]
     with frozen_bn_stats(supernet):

@@ -54,7 +54,7 @@ def test_sandwich_step_sums_the_four_losses_and_distils_from_the_largest(tmp_pat
     reference = copy.deepcopy(before)
     total, teacher = 0.0, None
     for name, arch in archs:
-        reference.set_arch(arch)
+        reference.activate(arch)
         heatmaps = reference(batch.image)
         loss = keypoint_mse_loss(heatmaps, batch.heatmaps, batch.target_weight)
         if teacher is not None:

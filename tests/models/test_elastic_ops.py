@@ -10,7 +10,7 @@ from torch import nn
 
 from vipnas.elastic.blocks import ElasticGlobalContext, ElasticSqueezeExcite, subnet_state_dict
 from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d, ElasticConvTranspose2d, ElasticLayerNorm
-from vipnas.models.layers import GlobalContext, SqueezeExcite
+from vipnas.nn.layers import GlobalContext, SqueezeExcite
 from vipnas.space.family import gc_planes, se_channels
 
 
@@ -23,7 +23,7 @@ def _copy(static: nn.Module, elastic: nn.Module) -> None:
 def test_conv_at_max_equals_torch(groups: int, bias: bool) -> None:
     torch.manual_seed(0)
     elastic = ElasticConv2d(16, 24, 5, stride=2, bias=bias, max_in_per_group=16 // groups)
-    elastic.set_active(16, 24, 5, groups)
+    elastic.activate(16, 24, 5, groups)
     plain = nn.Conv2d(16, 24, 5, 2, 2, groups=groups, bias=bias)
     _copy(plain, elastic)
     x = torch.randn(2, 16, 11, 9)
@@ -33,7 +33,7 @@ def test_conv_at_max_equals_torch(groups: int, bias: bool) -> None:
 def test_conv_slices_first_filters_centre_kernel_and_first_inputs_per_group() -> None:
     torch.manual_seed(1)
     elastic = ElasticConv2d(16, 32, 7, max_in_per_group=8)
-    elastic.set_active(12, 20, 3, 4)  # 4 groups over 12 inputs: 3 input slots per filter
+    elastic.activate(12, 20, 3, 4)  # 4 groups over 12 inputs: 3 input slots per filter
     weight = elastic.weight.detach()
     expected = weight[:20, :3, 2:5, 2:5]  # first 20 filters, first 12/4 inputs, centre 3x3 of 7x7
     torch.testing.assert_close(elastic.active_weight().detach(), expected)
@@ -57,12 +57,12 @@ def test_conv_slices_first_filters_centre_kernel_and_first_inputs_per_group() ->
 def test_conv_rejects_invalid_configuration(config: tuple[int, int, int, int], message: str) -> None:
     elastic = ElasticConv2d(16, 32, 7, max_in_per_group=8)
     with pytest.raises(ValueError, match=message):
-        elastic.set_active(*config)
+        elastic.activate(*config)
 
 
 def test_conv_checks_input_channels() -> None:
     elastic = ElasticConv2d(8, 8, 3)
-    elastic.set_active(6, 8, 3)
+    elastic.activate(6, 8, 3)
     with pytest.raises(RuntimeError, match="configured for 6 input channels but received 8"):
         elastic(torch.randn(1, 8, 4, 4))
 
@@ -71,7 +71,7 @@ def test_conv_checks_input_channels() -> None:
 def test_deconv_at_max_equals_torch(groups: int) -> None:
     torch.manual_seed(2)
     elastic = ElasticConvTranspose2d(16, 32, 4, max_out_per_group=32 // groups)
-    elastic.set_active(16, 32, 4, groups)
+    elastic.activate(16, 32, 4, groups)
     plain = nn.ConvTranspose2d(16, 32, 4, 2, 1, 0, groups=groups, bias=False)
     _copy(plain, elastic)
     x = torch.randn(2, 16, 6, 5)
@@ -82,7 +82,7 @@ def test_deconv_at_max_equals_torch(groups: int) -> None:
 def test_deconv_kernel_two_is_the_centre_of_four_and_doubles_resolution() -> None:
     torch.manual_seed(3)
     elastic = ElasticConvTranspose2d(8, 16, 4)
-    elastic.set_active(8, 12, 2, 4)
+    elastic.activate(8, 12, 2, 4)
     expected = elastic.weight.detach()[:8, :3, 1:3, 1:3]
     torch.testing.assert_close(elastic.active_weight().detach(), expected)
     x = torch.randn(1, 8, 5, 7)
@@ -91,7 +91,7 @@ def test_deconv_kernel_two_is_the_centre_of_four_and_doubles_resolution() -> Non
     torch.testing.assert_close(out, F.conv_transpose2d(x, expected, None, 2, 0, 0, 4))
     torch.testing.assert_close(elastic.to_static()(x), out)
     with pytest.raises(ValueError, match="kernel size 3"):
-        elastic.set_active(8, 12, 3, 1)
+        elastic.activate(8, 12, 3, 1)
 
 
 @pytest.mark.parametrize("training", [False, True])
@@ -111,7 +111,7 @@ def test_batchnorm_at_max_equals_torch_and_slices_share_statistics(training: boo
     torch.testing.assert_close(elastic.running_var, plain.running_var)
     if training:  # a 5-channel slice updates only the first 5 running statistics, in place
         before = elastic.running_mean.clone()
-        elastic.set_active(5)
+        elastic.activate(5)
         elastic(x[:, :5])
         assert not torch.equal(elastic.running_mean[:5], before[:5])
         assert torch.equal(elastic.running_mean[5:], before[5:])
@@ -145,7 +145,7 @@ def test_global_context_at_max_and_at_a_slice_equals_static() -> None:
         for p in elastic.parameters():
             p.normal_(0, 0.3)
     for channels in (64, 48):
-        elastic.set_active(channels)
+        elastic.activate(channels)
         static = GlobalContext(channels, gc_planes(channels))
         static.load_state_dict(subnet_state_dict(elastic), strict=True)
         x = torch.randn(2, channels, 5, 4)
@@ -160,7 +160,7 @@ def test_squeeze_excite_at_a_slice_equals_static() -> None:
         for p in elastic.parameters():
             p.normal_(0, 0.3)
     for channels in (96, 72):
-        elastic.set_active(channels)
+        elastic.activate(channels)
         static = SqueezeExcite(channels, se_channels(channels))
         static.load_state_dict(subnet_state_dict(elastic), strict=True)
         x = torch.randn(2, channels, 5, 4)

@@ -16,7 +16,7 @@ def test_forward_backward_no_nan(name: str) -> None:
     torch.manual_seed(0)
     model = create_model(name, input_size=(64, 64))
     if isinstance(model, PoseSupernet):
-        model.set_arch(model.space.sample(random.Random(0)))
+        model.activate(model.space.sample(random.Random(0)))
     model.train()
     x = torch.randn(2, 3, 64, 64)
     out = model(x)

@@ -69,10 +69,10 @@ def test_using_restores_previous_arch_even_on_error(supernet: PoseSupernet) -> N
     assert supernet.arch == start
 
 
-def test_set_arch_rejects_archs_outside_the_space(supernet: PoseSupernet) -> None:
+def test_activate_rejects_archs_outside_the_space(supernet: PoseSupernet) -> None:
     other = S_VIPNAS_MBV3_ARCH if supernet.space.family == "resnet" else S_VIPNAS_RES50_ARCH
     with pytest.raises(InvalidArchError):
-        supernet.set_arch(other)
+        supernet.activate(other)
 
 
 def test_features_and_depth() -> None:
@@ -87,7 +87,7 @@ def test_features_and_depth() -> None:
     static = net.extract_subnet(arch)
     assert [len(stage) for stage in static.backbone.stages] == [3, 4, 6, 3]
     assert static.feature_stages == (0, 1, 2, 3)
-    assert [info["channels"] for info in static.backbone.feature_info] == [64, 128, 256, 512]
+    assert [info.channels for info in static.backbone.feature_info] == [64, 128, 256, 512]
 
 
 def test_training_step_updates_only_active_slice_statistics() -> None:
@@ -95,7 +95,7 @@ def test_training_step_updates_only_active_slice_statistics() -> None:
     arch = MOBILENETV3_SPACE.smallest()
     bn = net.backbone.stages[1][0].middle.bn  # middle width 72 of max 144 at the smallest arch
     before = bn.running_mean.clone()
-    net.set_arch(arch)
+    net.activate(arch)
     out = net(torch.randn(2, 3, *INPUT))
     out.square().mean().backward()
     assert not torch.equal(bn.running_mean[:72], before[:72])

@@ -12,19 +12,20 @@ import torch
 
 from vipnas.models.complexity import measure_complexity
 from vipnas.models.pose import build_static
-from vipnas.models.units import arch_units, build_unit
-from vipnas.nas.latency import LatencyTable, build_table, make_runner, space_units, validate_table
+from vipnas.nas.latency import LatencyTable, build_table, make_runner, validate_table
+from vipnas.nn.blocks import build_block
 from vipnas.space import MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE, RESNET50_SPACE
+from vipnas.space.blocks import arch_blocks, space_blocks
 
 SIZE = (64, 64)
 
 
 @pytest.mark.parametrize("space", [RESNET50_SPACE, MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE], ids=lambda s: s.name)
 def test_space_units_cover_every_arch(space) -> None:
-    units = set(space_units(space, input_size=SIZE))
+    units = set(space_blocks(space, input_size=SIZE))
     rng = random.Random(0)
     for arch in [space.largest(), space.smallest(), *(space.sample(rng) for _ in range(200))]:
-        assert set(arch_units(arch, input_size=SIZE)) <= units
+        assert set(arch_blocks(arch, input_size=SIZE)) <= units
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def tiny_table(tmp_path_factory) -> tuple[LatencyTable, object]:
 
 def test_table_predicts_every_arch_and_round_trips(tiny_table) -> None:
     table, path = tiny_table
-    assert len(table.entries) == len(space_units(MOBILENETV3_TINY_SPACE, input_size=SIZE))
+    assert len(table.entries) == len(space_blocks(MOBILENETV3_TINY_SPACE, input_size=SIZE))
     assert all(v > 0 and math.isfinite(v) for v in table.entries.values())
     loaded = LatencyTable.load(path)
     assert loaded == table
@@ -60,14 +61,14 @@ def test_units_partition_the_network(space) -> None:
     units chained in order also carry the network's shapes from input to heatmaps."""
     rng = random.Random(5)
     for arch in [space.largest(), space.smallest(), space.sample(rng), space.sample(rng)]:
-        units = list(arch_units(arch, input_size=SIZE))
+        units = list(arch_blocks(arch, input_size=SIZE))
         entries, params = {}, 0
         x = torch.zeros(1, 3, *SIZE)
         with torch.no_grad():
             for unit in units:
-                module = build_unit(unit).eval()
-                assert x.shape[1:] == (unit.in_channels, unit.height, unit.width), unit
-                counted = measure_complexity(module, (unit.height, unit.width), channels=unit.in_channels)
+                module = build_block(unit).eval()
+                assert x.shape[1:] == (unit.in_channels, unit.in_height, unit.in_width), unit
+                counted = measure_complexity(module, (unit.in_height, unit.in_width), channels=unit.in_channels)
                 entries[unit.key()], params = float(counted.macs), params + counted.params
                 x = module(x)
         whole = build_static(arch, input_size=SIZE)

@@ -78,14 +78,15 @@ def _json_ready(value: Any) -> Any:
 
 
 def _load(source: str) -> Any:
-    import vipnas
+    from vipnas.models.checkpoint import load_model
+    from vipnas.models.registry import create_model, list_models
 
     if Path(source).is_file():
-        return vipnas.load_model(source)
-    if source in vipnas.list_models():
+        return load_model(source)
+    if source in list_models():
         print(f"vipnas eval: warning: {source!r} is a model name: evaluating randomly initialised weights",
               file=sys.stderr)  # fmt: skip
-        return vipnas.create_model(source)
+        return create_model(source)
     raise FileNotFoundError(f"{source!r} is neither a checkpoint file nor a registered model name")
 
 

@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from vipnas.models.pose import check_input_size
     from vipnas.models.registry import ARCH_OF, MODELS, SPACE_OF
     from vipnas.models.supernet import PoseSupernet
-    from vipnas.models.units import check_buildable
     from vipnas.space.arch import load_arch
+    from vipnas.space.blocks import check_buildable
 
     source = args.model
     arch, space, metadata = None, None, None

@@ -19,7 +19,8 @@ from vipnas.elastic.ops import (
     ElasticLayerNorm,
     ElasticModule,
 )
-from vipnas.models.layers import HardSigmoid, global_context, make_activation
+from vipnas.nn.layers import HardSigmoid, global_context, make_activation
+from vipnas.space.blocks import BlockSpec
 from vipnas.space.family import gc_planes, se_channels
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "ElasticMobileBlock",
     "ElasticSqueezeExcite",
     "ElasticStage",
+    "ElasticStem",
+    "elastic_block",
     "subnet_state_dict",
 ]
 
@@ -69,9 +72,9 @@ class ElasticConvNormAct(nn.Module):
         self.bn = ElasticBatchNorm2d(max_out_channels)
         self.act = make_activation(activation)
 
-    def set_active(self, in_channels: int, out_channels: int, kernel_size: int | None = None, groups: int = 1) -> None:
-        self.conv.set_active(in_channels, out_channels, kernel_size, groups)
-        self.bn.set_active(out_channels)
+    def activate(self, in_channels: int, out_channels: int, kernel_size: int | None = None, groups: int = 1) -> None:
+        self.conv.activate(in_channels, out_channels, kernel_size, groups)
+        self.bn.activate(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(x)))
@@ -91,12 +94,12 @@ class ElasticGlobalContext(nn.Module):
             ElasticConv2d(max_planes, max_channels, 1, bias=True),
         )
 
-    def set_active(self, channels: int) -> None:
+    def activate(self, channels: int) -> None:
         planes = gc_planes(channels)
-        self.mask.set_active(channels, 1)
-        self.transform[0].set_active(channels, planes)
-        self.transform[1].set_active(planes)
-        self.transform[3].set_active(planes, channels)
+        self.mask.activate(channels, 1)
+        self.transform[0].activate(channels, planes)
+        self.transform[1].activate(planes)
+        self.transform[3].activate(planes, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.transform(global_context(x, self.mask(x)))
@@ -112,10 +115,10 @@ class ElasticSqueezeExcite(nn.Module):
         self.expand = ElasticConv2d(max_squeeze, max_channels, 1, bias=True)
         self.gate = HardSigmoid()
 
-    def set_active(self, channels: int) -> None:
+    def activate(self, channels: int) -> None:
         squeeze = se_channels(channels)
-        self.reduce.set_active(channels, squeeze)
-        self.expand.set_active(squeeze, channels)
+        self.reduce.activate(channels, squeeze)
+        self.expand.activate(squeeze, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = x.mean(dim=(2, 3), keepdim=True)  # (N, C, 1, 1)
@@ -123,7 +126,7 @@ class ElasticSqueezeExcite(nn.Module):
 
 
 class ElasticBottleneck(nn.Module):
-    """Elastic twin of :class:`vipnas.models.resnet.Bottleneck` (width, kernel, groups, GC attention)."""
+    """Elastic twin of :class:`vipnas.nn.blocks.Bottleneck` (width, kernel, groups, GC attention)."""
 
     def __init__(
         self,
@@ -157,23 +160,27 @@ class ElasticBottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.use_attention = attention
 
-    def set_config(self, *, in_channels: int, width: int, kernel_size: int, groups: int, attention: bool) -> None:
-        out = width * self.expand_ratio
+    def activate(self, block: BlockSpec) -> None:
+        """Run the slice of ``block`` (a ``bottleneck`` spec from the walk of an arch)."""
+        in_channels, width, out = block.in_channels, block.middle_channels, block.out_channels
+        kernel_size, groups, attention = block.kernel_size, block.groups, block.attention
+        if out != width * self.expand_ratio:
+            raise ValueError(f"block output {out} is not its width {width} x the stage's ratio {self.expand_ratio}")
         if self.downsample is None and in_channels != out:
             raise ValueError(f"a block without projection needs input == output channels, got {in_channels} != {out}")
         if attention and self.attention is None:
             raise ValueError("this block has no attention module to switch on")
-        self.conv1.set_active(in_channels, width)
-        self.bn1.set_active(width)
-        self.conv2.set_active(width, width, kernel_size, groups)
-        self.bn2.set_active(width)
-        self.conv3.set_active(width, out)
-        self.bn3.set_active(out)
+        self.conv1.activate(in_channels, width)
+        self.bn1.activate(width)
+        self.conv2.activate(width, width, kernel_size, groups)
+        self.bn2.activate(width)
+        self.conv3.activate(width, out)
+        self.bn3.activate(out)
         if self.attention is not None:
-            self.attention.set_active(out)
+            self.attention.activate(out)
         if self.downsample is not None:
-            self.downsample[0].set_active(in_channels, out)
-            self.downsample[1].set_active(out)
+            self.downsample[0].activate(in_channels, out)
+            self.downsample[1].activate(out)
         self.use_attention = attention
 
     def active_children(self) -> Iterator[tuple[str, nn.Module]]:
@@ -192,7 +199,7 @@ class ElasticBottleneck(nn.Module):
 
 
 class ElasticMobileBlock(nn.Module):
-    """Elastic twin of :class:`vipnas.models.mobilenetv3.MobileBlock` (expansion ratio, kernel, groups, SE)."""
+    """Elastic twin of :class:`vipnas.nn.blocks.MobileBlock` (expansion ratio, kernel, groups, SE)."""
 
     def __init__(
         self,
@@ -225,16 +232,10 @@ class ElasticMobileBlock(nn.Module):
         self.use_attention = attention
         self.shortcut = stride == 1 and max_in_channels == max_out_channels
 
-    def set_config(
-        self,
-        *,
-        in_channels: int,
-        out_channels: int,
-        middle_channels: int,
-        kernel_size: int,
-        groups: int,
-        attention: bool,
-    ) -> None:
+    def activate(self, block: BlockSpec) -> None:
+        """Run the slice of ``block`` (a ``mobile`` spec from the walk of an arch)."""
+        in_channels, out_channels, middle_channels = block.in_channels, block.out_channels, block.middle_channels
+        kernel_size, groups, attention = block.kernel_size, block.groups, block.attention
         if self.expand is None and middle_channels != in_channels:
             raise ValueError(
                 f"a block without expansion needs middle == input channels, got {middle_channels} != {in_channels}"
@@ -242,11 +243,11 @@ class ElasticMobileBlock(nn.Module):
         if attention and self.attention is None:
             raise ValueError("this block has no attention module to switch on")
         if self.expand is not None:
-            self.expand.set_active(in_channels, middle_channels)
-        self.middle.set_active(middle_channels, middle_channels, kernel_size, groups)
+            self.expand.activate(in_channels, middle_channels)
+        self.middle.activate(middle_channels, middle_channels, kernel_size, groups)
         if self.attention is not None:
-            self.attention.set_active(middle_channels)
-        self.project.set_active(middle_channels, out_channels)
+            self.attention.activate(middle_channels)
+        self.project.activate(middle_channels, out_channels)
         self.use_attention = attention
         self.shortcut = self.stride == 1 and in_channels == out_channels
 
@@ -279,7 +280,8 @@ class ElasticStage(nn.Module):
     def __getitem__(self, index: int) -> nn.Module:
         return getattr(self, str(index))
 
-    def set_depth(self, depth: int) -> None:
+    def activate(self, depth: int) -> None:
+        """Run the first ``depth`` blocks."""
         if not 1 <= depth <= self.max_depth:
             raise ValueError(f"stage depth {depth} is outside 1..{self.max_depth}")
         self.depth = depth
@@ -297,40 +299,79 @@ class ElasticStage(nn.Module):
         return x
 
 
-class ElasticDeconvHead(nn.Module):
-    """Elastic twin of :class:`vipnas.models.head.DeconvHead` (width, deconv kernel, group number)."""
+class ElasticStem(nn.Module):
+    """Elastic twin of :func:`vipnas.nn.layers.make_stem` (width, kernel size), children ``conv``, ``bn``, ``act``
+    (, ``pool``), built at the capacity of the ``stem`` spec ``block``."""
 
-    def __init__(
-        self,
-        *,
-        max_in_channels: int,
-        max_width: int,
-        max_kernel_size: int,
-        max_width_per_group: int,
-        num_joints: int,
-        num_layers: int = 3,
-    ) -> None:
+    def __init__(self, block: BlockSpec) -> None:
         super().__init__()
+        self.conv = ElasticConv2d(3, block.out_channels, block.kernel_size, stride=block.stride)
+        self.bn = ElasticBatchNorm2d(block.out_channels)
+        self.act = make_activation(block.activation)
+        if block.pool:
+            self.pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    def activate(self, block: BlockSpec) -> None:
+        self.conv.activate(3, block.out_channels, block.kernel_size)
+        self.bn.activate(block.out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.bn(self.conv(x)))
+        return self.pool(x) if hasattr(self, "pool") else x
+
+
+class ElasticDeconvHead(nn.Module):
+    """Elastic twin of :class:`vipnas.nn.blocks.DeconvHead` (width, deconv kernel, group number), built at the
+    capacity of the head specs ``blocks`` (deconvolutions, then the final 1x1) with ``max_out_per_group`` filter
+    slots per group."""
+
+    def __init__(self, blocks: list[BlockSpec], max_out_per_group: int) -> None:
+        super().__init__()
+        *deconvs, final = blocks
         layers: list[nn.Module] = []
-        in_channels = max_in_channels
-        for _ in range(num_layers):
+        for block in deconvs:
             layers += [
-                ElasticConvTranspose2d(in_channels, max_width, max_kernel_size, max_out_per_group=max_width_per_group),
-                ElasticBatchNorm2d(max_width),
+                ElasticConvTranspose2d(
+                    block.in_channels, block.out_channels, block.kernel_size, max_out_per_group=max_out_per_group
+                ),
+                ElasticBatchNorm2d(block.out_channels),
                 nn.ReLU(inplace=True),
             ]
-            in_channels = max_width
         self.deconv_layers = nn.Sequential(*layers)
-        self.final_layer = ElasticConv2d(max_width, num_joints, 1, bias=True)
-        self.num_layers = num_layers
-        self.num_joints = num_joints
+        self.final_layer = ElasticConv2d(final.in_channels, final.out_channels, 1, bias=True)
+        self.num_layers = len(deconvs)
 
-    def set_config(self, *, in_channels: int, width: int, kernel_size: int, groups: int) -> None:
-        for index in range(self.num_layers):
-            self.deconv_layers[3 * index].set_active(in_channels, width, kernel_size, groups)
-            self.deconv_layers[3 * index + 1].set_active(width)
-            in_channels = width
-        self.final_layer.set_active(width, self.num_joints)
+    def activate(self, blocks: list[BlockSpec]) -> None:
+        """Run the slice of the head specs ``blocks`` of an arch's walk."""
+        *deconvs, final = blocks
+        if len(deconvs) != self.num_layers:
+            raise ValueError(f"the head has {self.num_layers} deconvolutions, the arch {len(deconvs)}")
+        for index, block in enumerate(deconvs):
+            self.deconv_layers[3 * index].activate(
+                block.in_channels, block.out_channels, block.kernel_size, block.groups
+            )
+            self.deconv_layers[3 * index + 1].activate(block.out_channels)
+        self.final_layer.activate(final.in_channels, final.out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.final_layer(self.deconv_layers(x))
+
+
+def elastic_block(block: BlockSpec, max_middle_per_group: int) -> nn.Module:
+    """The max-size elastic block at the capacity of ``block`` (a spec from the walk of a space's envelope), whose
+    middle convolution stores ``max_middle_per_group`` input slots per group."""
+    if block.kind == "bottleneck":
+        return ElasticBottleneck(
+            max_in_channels=block.in_channels, max_width=block.middle_channels,
+            expand_ratio=block.out_channels // block.middle_channels, max_kernel_size=block.kernel_size,
+            max_width_per_group=max_middle_per_group, stride=block.stride, attention=block.attention,
+            projection=block.projection,
+        )  # fmt: skip
+    if block.kind == "mobile":
+        return ElasticMobileBlock(
+            max_in_channels=block.in_channels, max_out_channels=block.out_channels,
+            max_middle_channels=block.middle_channels, max_kernel_size=block.kernel_size,
+            max_middle_per_group=max_middle_per_group, stride=block.stride, attention=block.attention,
+            activation=block.activation, expansion=block.expansion,
+        )  # fmt: skip
+    raise ValueError(f"no elastic block for kind {block.kind!r}")

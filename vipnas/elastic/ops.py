@@ -10,7 +10,7 @@ Slicing conventions:
 * BatchNorm and LayerNorm: the first active channels of affine parameters and running statistics. Slices of
   the running buffers are views, so training-mode statistics updates land in the shared buffers.
 
-The active configuration is explicit state, set by the owning block's ``set_config`` and validated there and
+The active configuration is explicit state, set by the owning block's ``activate`` and validated there and
 here; ``forward`` checks that the input has the configured channel count.
 """
 
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vipnas.models.head import deconv_padding
+from vipnas.nn.layers import deconv_padding
 
 __all__ = [
     "ElasticBatchNorm2d",
@@ -120,10 +120,10 @@ class ElasticConv2d(ElasticModule):
         self.in_channels = max_in_channels
         self.out_channels = max_out_channels
         self.kernel_size = max_kernel_size
-        # the initial active slice is the full weight; owners call set_active before use
+        # the initial active slice is the full weight; owners call activate before use
         self.groups = max_in_channels // per_group
 
-    def set_active(self, in_channels: int, out_channels: int, kernel_size: int | None = None, groups: int = 1) -> None:
+    def activate(self, in_channels: int, out_channels: int, kernel_size: int | None = None, groups: int = 1) -> None:
         """Choose the slice that ``forward`` runs."""
         owner = type(self).__name__
         kernel_size = self.max_kernel_size if kernel_size is None else kernel_size
@@ -200,7 +200,7 @@ class ElasticConvTranspose2d(ElasticModule):
         self.in_channels, self.out_channels, self.kernel_size = max_in_channels, max_out_channels, max_kernel_size
         self.groups = max_out_channels // per_group
 
-    def set_active(self, in_channels: int, out_channels: int, kernel_size: int | None = None, groups: int = 1) -> None:
+    def activate(self, in_channels: int, out_channels: int, kernel_size: int | None = None, groups: int = 1) -> None:
         owner = type(self).__name__
         kernel_size = self.max_kernel_size if kernel_size is None else kernel_size
         self._check_widths(in_channels, out_channels)
@@ -264,7 +264,7 @@ class ElasticBatchNorm2d(ElasticModule):
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
         self.num_features = max_features
 
-    def set_active(self, num_features: int) -> None:
+    def activate(self, num_features: int) -> None:
         if not 0 < num_features <= self.max_features:
             raise ValueError(f"ElasticBatchNorm2d: {num_features} channels exceed the max {self.max_features}")
         self.num_features = num_features
@@ -318,7 +318,7 @@ class ElasticLayerNorm(ElasticModule):
         self.bias = nn.Parameter(torch.zeros(max_features, 1, 1))
         self.num_features = max_features
 
-    def set_active(self, num_features: int) -> None:
+    def activate(self, num_features: int) -> None:
         if not 0 < num_features <= self.max_features:
             raise ValueError(f"ElasticLayerNorm: {num_features} channels exceed the max {self.max_features}")
         self.num_features = num_features

@@ -4,6 +4,8 @@ recalibration, distributed helpers, checkpoints, schedules and logs.
 Public API::
 
     train(config, work_dir=..., resume_from=..., load_from=..., autoscale_lr=...) -> TrainResult
+    TrainStep, StaticStep, SandwichStep: what one training step runs (vipnas.engine.steps)
+    CheckpointManager: last.pth / best.pth, resume (vipnas.engine.checkpoint)
     recalibrate_bn(model_or_supernet, arch, batches) -> model
     collect_batches(loader, num_batches) -> list of (N, 3, H, W) tensors
     sandwich_archs(space, seed=..., step=..., num_random=2) -> [(name, arch), ...]
@@ -34,6 +36,11 @@ _EXPORTS = {
     "build_val_dataset": "build",
     "prepare_data": "build",
     "Validator": "validation",
+    "TrainStep": "steps",
+    "StaticStep": "steps",
+    "SandwichStep": "steps",
+    "MixedPrecision": "steps",
+    "CheckpointManager": "checkpoint",
     "load_weights": "checkpoint",
     "read_training_checkpoint": "checkpoint",
 }

@@ -1,10 +1,15 @@
-"""The training loop, for static networks and supernets alike: one loop, and one step written out in
-:meth:`Trainer.run_step` (data → forward → loss → backward → all-reduce → optimizer step → log).
+"""The training loop, for static networks and supernets alike (as detectron2's ``TrainerBase.train`` /
+``SimpleTrainer.run_step``): :meth:`Trainer.fit` takes each batch through one step (:meth:`Trainer.run_step`), then
+does the bookkeeping that is due (log, validate, checkpoint).
 
-A static network runs once per step. A supernet runs the sandwich (``vipnas.engine.sandwich``): largest, smallest
-and N random sub-networks on the same batch, the largest supervised by the ground truth and every other one by the
-ground truth plus the largest's detached heatmaps (equal weights); the four losses are **summed** (their gradients
-accumulate through four backward passes) and one optimizer step follows.
+What a step computes is a strategy (``vipnas.engine.steps``): a static network runs once per step
+(:class:`~vipnas.engine.steps.StaticStep`); a supernet runs the sandwich (:class:`~vipnas.engine.steps.SandwichStep`,
+``vipnas.engine.sandwich``): largest, smallest and N random sub-networks on the same batch, the largest supervised
+by the ground truth and every other one by the ground truth plus the largest's detached heatmaps (equal weights);
+the four losses are **summed** (their gradients accumulate through four backward passes) and one optimizer step
+follows. What every step shares stays in :meth:`Trainer.run_step`: zeroing the gradients, the non-finite loss
+check, the gradient all-reduce, clipping and the optimizer step (:class:`~vipnas.engine.steps.MixedPrecision`).
+Checkpoints (``last.pth``, ``best.pth``, resume, RNG states) are :class:`~vipnas.engine.checkpoint.CheckpointManager`'s.
 
 BatchNorm while training a supernet (``supernet.bn_stats``, default ``largest``): every sub-network normalises
 with its own batch statistics, but only the largest sub-network updates the running statistics. Mixing the
@@ -20,13 +25,13 @@ same update and hold the same model.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +40,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vipnas.config import Config, config_to_dict, diff_configs, dump_config
+from vipnas.config import Config, dump_config
 from vipnas.data.files import write_bytes_atomic
-from vipnas.engine.batchnorm import frozen_bn_stats
 from vipnas.engine.build import (
     TrainSampler,
     build_model,
@@ -46,16 +50,9 @@ from vipnas.engine.build import (
     make_loader,
     prepare_data,
 )
-from vipnas.engine.checkpoint import (
-    capture_rng_state,
-    check_same_model,
-    load_weights,
-    read_training_checkpoint,
-    restore_rng_state,
-)
+from vipnas.engine.checkpoint import CheckpointManager, NonFiniteLossError, Position, load_weights
 from vipnas.engine.distributed import (
     DistributedInfo,
-    all_gather_object,
     all_reduce_gradients,
     all_reduce_mean,
     average_buffers,
@@ -65,12 +62,12 @@ from vipnas.engine.distributed import (
     init_distributed,
 )
 from vipnas.engine.log import MetricsLog, format_duration, setup_logging
-from vipnas.engine.losses import distillation_loss, keypoint_mse_loss
-from vipnas.engine.sandwich import arch_digest, sandwich_archs
+from vipnas.engine.losses import keypoint_mse_loss
+from vipnas.engine.sandwich import arch_digest
 from vipnas.engine.schedule import LRSchedule
+from vipnas.engine.steps import MixedPrecision, SandwichStep, StaticStep, TrainStep
 from vipnas.engine.threads import ThreadTuner
 from vipnas.engine.validation import PRIMARY_METRICS
-from vipnas.models.checkpoint import atomic_save, checkpoint_payload
 from vipnas.models.supernet import PoseSupernet
 
 __all__ = ["NonFiniteLossError", "RunExistsError", "TrainResult", "Trainer", "state_digest", "train"]
@@ -78,10 +75,6 @@ __all__ = ["NonFiniteLossError", "RunExistsError", "TrainResult", "Trainer", "st
 
 class RunExistsError(ValueError):
     """The work dir already holds a run and neither ``resume_from`` nor another work dir was given."""
-
-
-class NonFiniteLossError(ValueError):
-    """A loss became NaN or infinite: training stopped before the optimizer step, the last checkpoint is kept."""
 
 
 @dataclass
@@ -157,13 +150,11 @@ class Trainer:
         self.config, self.info, self.device = config, info, info.device
         runtime = config.runtime
         self.work_dir = Path(work_dir or Path("work_dirs") / config.name)
-        self.checkpoint_dir = self.work_dir / "checkpoints"
         if resume_from is None:
             _refuse_existing_run(self.work_dir)
         self.logger = setup_logging(self.work_dir / "train.log", is_main=info.is_main)
-        if runtime.precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("runtime.precision 'fp16' needs a CUDA device; use 'bf16' on CPU")
-        self._seed_everything(runtime.seed, runtime.deterministic)
+        self.precision = MixedPrecision(runtime.precision, self.device)  # refuses fp16 without CUDA
+        _seed_everything(runtime.seed, runtime.deterministic)
         if runtime.threads:
             torch.set_num_threads(runtime.threads)
         # threads 0: measured per step (one busy core would otherwise stall every step), unless bitwise reproducibility
@@ -172,9 +163,8 @@ class Trainer:
             ThreadTuner() if not runtime.threads and not runtime.deterministic and self.device.type == "cpu" else None
         )
 
-        paths = prepare_data(config, is_main=info.is_main)
+        self.paths = prepare_data(config, is_main=info.is_main)
         barrier()  # other ranks read what rank 0 may have just generated
-        self.paths = paths
         self.model: Any = build_model(config, load_from)  # a PoseNetwork or a PoseSupernet
         if load_from is not None:
             self.logger.info(load_weights(self.model, load_from))
@@ -182,54 +172,33 @@ class Trainer:
         broadcast_module(self.model)  # identical start on every rank, whatever the local RNG did
         self.supernet = isinstance(self.model, PoseSupernet)
         self.parameters = list(self.model.parameters())
+        self.train_step = self._build_step()
 
-        self.dataset = build_train_dataset(config, self.model.metadata, paths)
-        batch_size = config.data.batch_size
-        self.sampler = TrainSampler(self.dataset, num_replicas=info.world_size, rank=info.rank, seed=runtime.seed)
-        self.loader = make_loader(self.dataset, self.sampler, batch_size, config, drop_last=True)
-        self.iters_per_epoch = len(self.sampler) // batch_size
-        if self.iters_per_epoch == 0:
-            raise ValueError(
-                f"the training split has {len(self.dataset)} crops, fewer than one batch per process "
-                f"(data.batch_size {batch_size} × {info.world_size} processes)"
-            )
-        schedule = config.schedule
-        self.total_iters = self.iters_per_epoch * schedule.epochs
-        if schedule.max_iters:
-            self.total_iters = min(self.total_iters, schedule.max_iters)
-
-        total_batch = batch_size * info.world_size
-        lr = config.optimizer.lr * (total_batch / config.optimizer.base_batch_size if autoscale_lr else 1.0)
-        self.optimizer = build_optimizer(config, self.model, lr)
-        self.schedule = LRSchedule(
-            self.optimizer,
-            iters_per_epoch=self.iters_per_epoch,
-            epochs=schedule.epochs,
-            max_iters=schedule.max_iters,
-            policy=schedule.policy,
-            milestones=schedule.milestones,
-            gamma=schedule.gamma,
-            min_lr_ratio=schedule.min_lr_ratio,
-            warmup_iters=schedule.warmup_iters,
-            warmup_ratio=schedule.warmup_ratio,
-        )
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=runtime.precision == "fp16")
+        self._build_data()
+        lr = self._build_optimizer(autoscale_lr)
         self.validator = None
         if runtime.validate:
             from vipnas.engine.validation import Validator
 
-            self.validator = Validator(config, self.model.metadata, paths, self.device)
+            self.validator = Validator(config, self.model.metadata, self.paths, self.device)
 
         self.epoch = self.iteration = self.iter_in_epoch = 0
-        self.saved_iteration: int | None = None  # of the last checkpoint this run wrote or resumed from
-        self.best: dict[str, Any] | None = None
-        self._improved = False  # set by validate(), consumed by the next save_checkpoint()
-        self.current_archs: list[tuple[str, Any]] = []
-        self.last_metrics: dict[str, float] = {}
         self.train_time = 0.0
+        self.last_metrics: dict[str, float] = {}
         self.metrics_log = MetricsLog(self.work_dir / "metrics.jsonl", enabled=info.is_main)
+        self.checkpoints = CheckpointManager(
+            self.work_dir / "checkpoints",
+            info,
+            self.logger,
+            model=self.model,
+            optimizer=self.optimizer,
+            schedule=self.schedule,
+            scaler=self.precision.scaler,
+            config=config,
+            iters_per_epoch=self.iters_per_epoch,
+        )
         if resume_from is not None and str(resume_from) == "auto":
-            resume_from = self.checkpoint_dir / "last.pth"
+            resume_from = self.checkpoints.last
             if not resume_from.is_file():
                 self.logger.info("--resume-from auto: no %s yet, starting from scratch", resume_from)
                 resume_from = None
@@ -244,66 +213,140 @@ class Trainer:
             write_bytes_atomic(self.work_dir / "config.yaml", dump_config(config).encode("utf-8"))
         self._log_start(lr, resume_from, load_from)
 
-    # ------------------------------------------------------------------------------------------------- the step
-    def run_step(self, batch: Any) -> dict[str, float]:
-        """One optimisation step on one batch; returns each sub-network's loss."""
-        images = batch.image.to(self.device, non_blocking=True)  # (N, 3, H, W)
-        target = batch.heatmaps.to(self.device, non_blocking=True)  # (N, K, H/4, W/4)
-        weight = batch.target_weight.to(self.device, non_blocking=True)  # (N, K)
+    def _build_data(self) -> None:
+        """The training dataset, its sampler and loader, and the iteration counts they give."""
+        config, info = self.config, self.info
+        self.dataset = build_train_dataset(config, self.model.metadata, self.paths)
+        batch_size, seed = config.data.batch_size, config.runtime.seed
+        self.sampler = TrainSampler(self.dataset, num_replicas=info.world_size, rank=info.rank, seed=seed)
+        self.loader = make_loader(self.dataset, self.sampler, batch_size, config, drop_last=True)
+        self.iters_per_epoch = len(self.sampler) // batch_size
+        if self.iters_per_epoch == 0:
+            raise ValueError(
+                f"the training split has {len(self.dataset)} crops, fewer than one batch per process "
+                f"(data.batch_size {batch_size} × {info.world_size} processes)"
+            )
+        schedule = config.schedule
+        self.total_iters = self.iters_per_epoch * schedule.epochs
+        if schedule.max_iters:
+            self.total_iters = min(self.total_iters, schedule.max_iters)
+
+    def _build_optimizer(self, autoscale_lr: bool) -> float:
+        """The optimizer and its learning-rate schedule; returns the base learning rate."""
+        config, schedule = self.config, self.config.schedule
+        total_batch = config.data.batch_size * self.info.world_size
+        lr = config.optimizer.lr * (total_batch / config.optimizer.base_batch_size if autoscale_lr else 1.0)
+        self.optimizer = build_optimizer(config, self.model, lr)
+        self.schedule = LRSchedule(
+            self.optimizer,
+            iters_per_epoch=self.iters_per_epoch,
+            epochs=schedule.epochs,
+            max_iters=schedule.max_iters,
+            policy=schedule.policy,
+            milestones=schedule.milestones,
+            gamma=schedule.gamma,
+            min_lr_ratio=schedule.min_lr_ratio,
+            warmup_iters=schedule.warmup_iters,
+            warmup_ratio=schedule.warmup_ratio,
+        )
+        return lr
+
+    def _build_step(self) -> TrainStep:
+        """The training step of this model: the sandwich for a supernet, a plain step for a static network."""
+        # the trainer picks the ground-truth loss (looked up here, so a test can substitute it)
+        if not self.supernet:
+            return StaticStep(self.model, self.precision, self.device, criterion=keypoint_mse_loss)
         settings = self.config.supernet
+        return SandwichStep(
+            self.model,
+            self.precision,
+            self.device,
+            seed=self.config.runtime.seed,
+            num_random=settings.num_random,
+            distill=settings.distill,
+            freeze_bn_stats=settings.bn_stats == "largest",
+            criterion=keypoint_mse_loss,
+        )
+
+    # ------------------------------------------------------------------------------------------------- the loop
+    def fit(self) -> TrainResult:
+        """Train until ``total_iters``: each batch goes through one step, then the bookkeeping that is due (log,
+        validate, checkpoint)."""
+        started = time.perf_counter()
+        self._begin_fit()
+        while self.iteration < self.total_iters:
+            for batch, tick in self._epoch_batches():
+                data_time = time.perf_counter() - tick
+                losses, iter_time = self._timed_step(batch, tick)
+                epoch_end = self._advance(iter_time)
+                self._after_step(losses, data_time, iter_time, epoch_end)
+                if epoch_end or self.iteration >= self.total_iters:
+                    break
+            else:  # the loader ran dry before the epoch's last iteration (cannot happen with drop_last batches)
+                self.logger.warning("epoch %d ended after %d iterations", self.epoch, self.iter_in_epoch)
+                self.epoch, self.iter_in_epoch = self.epoch + 1, 0
+        return self._end_fit(time.perf_counter() - started)
+
+    def run_step(self, batch: Any) -> dict[str, float]:
+        """One optimisation step on one batch; returns each network's loss. The strategy (``self.train_step``) runs
+        the forward and backward passes; the update that every strategy shares follows here."""
         # None, not zeros: parameters a sub-network skips (elastic depth) must stay untouched by the optimizer
         self.optimizer.zero_grad(set_to_none=True)
-        losses: dict[str, float] = {}
-        teacher = None
-        self.current_archs = self.step_archs()
-        for name, arch in self.current_archs:
-            if arch is not None:
-                self.model.set_arch(arch)
-            freeze = self.supernet and settings.bn_stats == "largest" and name != "largest"
-            with frozen_bn_stats(self.model, freeze), self._autocast():
-                heatmaps = self.model(images)  # (N, K, H/4, W/4)
-                loss = keypoint_mse_loss(heatmaps, target, weight)
-                if teacher is not None:
-                    loss = loss + distillation_loss(heatmaps, teacher)  # soft labels, equal weight (§3.4.1)
-            self.scaler.scale(loss).backward()  # gradients accumulate: the step minimises the SUM of the losses
-            if name == "largest" and settings.distill:
-                teacher = heatmaps.detach()
-            losses[name] = loss.item()
-        if self.supernet:
-            self.model.set_arch(self.model.space.largest())
+        losses = self.train_step.run(batch, self.iteration)
         self._check_finite(losses)  # before the step: the weights stay those of the last good iteration
         all_reduce_gradients(self.parameters)  # one flat all-reduce per step (no-op in a single process)
-        if self.config.optimizer.grad_clip > 0:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.parameters, self.config.optimizer.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.precision.step(self.optimizer, self.parameters, self.config.optimizer.grad_clip)
         self.schedule.step()
         average_buffers(self.model)  # BN running statistics agree on every rank
         return losses
 
-    def _check_finite(self, losses: dict[str, float]) -> None:
-        """Raise :class:`NonFiniteLossError` when any rank's loss is NaN or infinite (every rank decides alike)."""
-        bad = [name for name, value in losses.items() if not math.isfinite(value)]
-        if self.info.world_size > 1:
-            flag = torch.tensor([float(bool(bad))], dtype=torch.float64, device=self.device)
-            all_reduce_mean(flag)
-            if flag.item() == 0:
-                return
-        elif not bad:
-            return
-        last = self.checkpoint_dir / "last.pth"
-        kept = (
-            f"the last good checkpoint {last} (iteration {self.saved_iteration}) is kept"
-            if self.saved_iteration is not None
-            else "no checkpoint was saved in this run"
+    def step_archs(self) -> list[tuple[str, Any]]:
+        """``[("network", None)]`` for a static network, the sandwich of this iteration for a supernet."""
+        return self.train_step.plan(self.iteration)
+
+    @property
+    def current_archs(self) -> list[tuple[str, Any]]:
+        """The named networks the last step trained."""
+        return self.train_step.archs
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The best validation so far (``metric``, ``value``, ``iteration``, ``epoch``), or ``None``."""
+        return self.checkpoints.best
+
+    def _begin_fit(self) -> None:
+        runtime = self.config.runtime
+        bar = tqdm(
+            total=self.total_iters,
+            initial=self.iteration,
+            desc=self.config.name,
+            unit="it",
+            disable=not (self.info.is_main and runtime.progress),
+            dynamic_ncols=True,
         )
-        found = ", ".join(f"{name} {losses[name]}" for name in bad) if bad else "on another rank"
-        raise NonFiniteLossError(
-            f"iteration {self.iteration + 1}: the training loss is not finite ({found}) at learning rate "
-            f"{self.schedule.get_last_lr()[0]:.3g}; stopped before the optimizer step and {kept}. Lower optimizer.lr, "
-            "set optimizer.grad_clip, or check the data"
-        )
+        self._meter = _Meter(bar)
+        self._validated_at = -1
+
+    def _epoch_batches(self) -> Iterator[tuple[Any, float]]:
+        """The current epoch's remaining batches (a resumed run starts mid-epoch), each with the time the wait for
+        it began (the previous step's bookkeeping is not counted)."""
+        self.sampler.set_epoch(self.epoch)
+        self.dataset.set_epoch(self.epoch)
+        self.sampler.set_start(self.iter_in_epoch * self.config.data.batch_size)
+        tick = time.perf_counter()
+        for batch in self.loader:
+            yield batch, tick
+            tick = time.perf_counter()
+
+    def _timed_step(self, batch: Any, tick: float) -> tuple[dict[str, float], float]:
+        """:meth:`run_step` under the :class:`ThreadTuner`; returns the losses and the seconds since ``tick``."""
+        if self.threads is not None:
+            self.threads.before_step()
+        losses = self.run_step(batch)
+        iter_time = time.perf_counter() - tick
+        if self.threads is not None:
+            self._follow_load(iter_time)
+        return losses, iter_time
 
     def _follow_load(self, seconds: float) -> None:
         assert self.threads is not None
@@ -316,87 +359,66 @@ class Trainer:
                 self.threads.current,
             )
 
-    def step_archs(self) -> list[tuple[str, Any]]:
-        """``[("network", None)]`` for a static network, the sandwich of this iteration for a supernet."""
-        if not self.supernet:
-            return [("network", None)]
-        settings = self.config.supernet
-        return sandwich_archs(
-            self.model.space, seed=self.config.runtime.seed, step=self.iteration, num_random=settings.num_random
-        )
+    def _advance(self, iter_time: float) -> bool:
+        """Count the step done; returns whether it completed an epoch."""
+        self.train_time += iter_time
+        self.iteration += 1
+        self.iter_in_epoch += 1
+        epoch_end = self.iter_in_epoch == self.iters_per_epoch
+        if epoch_end:
+            self.epoch, self.iter_in_epoch = self.epoch + 1, 0
+        return epoch_end
 
-    # ------------------------------------------------------------------------------------------------- the loop
-    def fit(self) -> TrainResult:
-        """Train until ``total_iters``; validate, log and checkpoint on the configured intervals."""
+    def _after_step(self, losses: dict[str, float], data_time: float, iter_time: float, epoch_end: bool) -> None:
+        """Trace the step and show it on the progress bar, then log, validate and checkpoint when due."""
         runtime = self.config.runtime
-        bar = tqdm(
-            total=self.total_iters,
-            initial=self.iteration,
-            desc=self.config.name,
-            unit="it",
-            disable=not (self.info.is_main and runtime.progress),
-            dynamic_ncols=True,
-        )
-        window: dict[str, list[float]] = {}
-        start_wall = time.perf_counter()
-        validated_at = -1
-        while self.iteration < self.total_iters:
-            self.sampler.set_epoch(self.epoch)
-            self.dataset.set_epoch(self.epoch)
-            self.sampler.set_start(self.iter_in_epoch * self.config.data.batch_size)
-            tick = time.perf_counter()
-            for batch in self.loader:
-                data_time = time.perf_counter() - tick
-                if self.threads is not None:
-                    self.threads.before_step()
-                losses = self.run_step(batch)
-                iter_time = time.perf_counter() - tick
-                if self.threads is not None:
-                    self._follow_load(iter_time)
-                self.train_time += iter_time
-                archs = {name: arch_digest(arch) for name, arch in self.current_archs if arch is not None}
-                self.iteration += 1
-                self.iter_in_epoch += 1
-                epoch_end = self.iter_in_epoch == self.iters_per_epoch
-                if epoch_end:
-                    self.epoch, self.iter_in_epoch = self.epoch + 1, 0
-                self._trace({"iteration": self.iteration, "archs": archs, "losses": losses})
-                for key, value in {
-                    **losses,
-                    "loss": sum(losses.values()),
-                    "data_time": data_time,
-                    "iter_time": iter_time,
-                }.items():
-                    window.setdefault(key, []).append(value)
-                bar.update(1)
-                bar.set_postfix(loss=f"{sum(losses.values()):.3e}", lr=f"{self.schedule.get_last_lr()[0]:.2e}")
-                done = self.iteration >= self.total_iters
-                if self.iteration % runtime.log_interval == 0 or done:
-                    self._log_train(window, bar)
-                    window = {}
-                if runtime.validate and (done or self._due(runtime.val_interval, runtime.val_by_epoch, epoch_end)):
-                    self.validate()
-                    validated_at = self.iteration
-                if done or (
-                    runtime.checkpoint_interval
-                    and self._due(runtime.checkpoint_interval, runtime.checkpoint_by_epoch, epoch_end)
-                ):
-                    self.save_checkpoint()
-                if done or epoch_end:
-                    break
-                tick = time.perf_counter()
-            else:  # the loader ran dry before the epoch's last iteration (cannot happen with drop_last batches)
-                self.logger.warning("epoch %d ended after %d iterations", self.epoch, self.iter_in_epoch)
-                self.epoch, self.iter_in_epoch = self.epoch + 1, 0
-        bar.close()
-        if runtime.validate and validated_at != self.iteration and self.iteration > 0:  # resumed at the very end
+        done = self.iteration >= self.total_iters
+        archs = {name: arch_digest(arch) for name, arch in self.current_archs if arch is not None}
+        self._trace({"iteration": self.iteration, "archs": archs, "losses": losses})
+        self._meter.add(losses, data_time, iter_time, lr=self.schedule.get_last_lr()[0])
+        if self.iteration % runtime.log_interval == 0 or done:
+            self._log_train(self._meter.take())
+        if runtime.validate and (done or self._due(runtime.val_interval, runtime.val_by_epoch, epoch_end)):
             self.validate()
-        return self._finish(time.perf_counter() - start_wall)
+        if done or (
+            runtime.checkpoint_interval
+            and self._due(runtime.checkpoint_interval, runtime.checkpoint_by_epoch, epoch_end)
+        ):
+            self.save_checkpoint()
 
     def _due(self, interval: int, by_epoch: bool, epoch_end: bool) -> bool:
         if by_epoch:
             return epoch_end and self.epoch % interval == 0
         return self.iteration % interval == 0
+
+    def _end_fit(self, wall: float) -> TrainResult:
+        self._meter.bar.close()
+        if self.config.runtime.validate and self._validated_at != self.iteration and self.iteration > 0:
+            self.validate()  # resumed at the very end: the run's final metrics
+        return self._finish(wall)
+
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        """Raise :class:`NonFiniteLossError` when any rank's loss is NaN or infinite (every rank decides alike)."""
+        bad = [name for name, value in losses.items() if not math.isfinite(value)]
+        if self.info.world_size > 1:
+            flag = torch.tensor([float(bool(bad))], dtype=torch.float64, device=self.device)
+            all_reduce_mean(flag)
+            if flag.item() == 0:
+                return
+        elif not bad:
+            return
+        saved = self.checkpoints.saved_iteration
+        kept = (
+            f"the last good checkpoint {self.checkpoints.last} (iteration {saved}) is kept"
+            if saved is not None
+            else "no checkpoint was saved in this run"
+        )
+        found = ", ".join(f"{name} {losses[name]}" for name in bad) if bad else "on another rank"
+        raise NonFiniteLossError(
+            f"iteration {self.iteration + 1}: the training loss is not finite ({found}) at learning rate "
+            f"{self.schedule.get_last_lr()[0]:.3g}; stopped before the optimizer step and {kept}. Lower optimizer.lr, "
+            "set optimizer.grad_clip, or check the data"
+        )
 
     # ------------------------------------------------------------------------------------- validation, checkpoints
     def validate(self) -> dict[str, float]:
@@ -406,9 +428,7 @@ class Trainer:
         metrics = self.validator.validate(self.model)
         self.last_metrics = metrics
         name, value = self._score(metrics)
-        improved = self.best is None or (value < self.best["value"] if name == "loss" else value > self.best["value"])
-        if improved:
-            self.best = {"metric": name, "value": value, "iteration": self.iteration, "epoch": self.epoch}
+        improved = self.checkpoints.offer(name, value, iteration=self.iteration, epoch=self.epoch)
         shown = "  ".join(f"{key} {val:.4f}" for key, val in metrics.items() if _shown(key))
         self.logger.info(
             "val   epoch %d iter %d: %s (%.1fs)%s",
@@ -428,7 +448,7 @@ class Trainer:
                 "score": value,
             }
         )
-        self._improved = improved
+        self._validated_at = self.iteration
         return metrics
 
     def _score(self, metrics: dict[str, float]) -> tuple[str, float]:
@@ -444,93 +464,19 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Write ``last.pth`` (and ``best.pth`` after an improving validation); every rank takes part (RNG states)."""
-        broken = [
-            name
-            for name, tensor in self.model.state_dict().items()
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
-        ]
-        if broken:  # never replace a good checkpoint with NaN weights (every rank holds the same weights)
-            raise NonFiniteLossError(
-                f"iteration {self.iteration}: {len(broken)} weight tensors are not finite (e.g. {broken[0]}); "
-                f"not saving, {self.checkpoint_dir / 'last.pth'} keeps iteration {self.saved_iteration}"
-            )
-        rng = all_gather_object(capture_rng_state())
-        improved, self._improved = self._improved, False
-        self.saved_iteration = self.iteration  # rank 0 writes it for every rank
-        if not self.info.is_main:
-            return
-        training = {
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.schedule.state_dict(),
-            "grad_scaler": self.scaler.state_dict(),
-            "epoch": self.epoch,
-            "iter_in_epoch": self.iter_in_epoch,
-            "iteration": self.iteration,
-            "iters_per_epoch": self.iters_per_epoch,
-            "world_size": self.info.world_size,
-            "rng": rng,
-            "best": self.best,
-            "train_time": self.train_time,
-        }
-        payload = {**checkpoint_payload(self.model), "training": training, "config": config_to_dict(self.config)}
-        atomic_save(payload, self.checkpoint_dir / "last.pth")
-        if improved:
-            atomic_save(payload, self.checkpoint_dir / "best.pth")
-        self.logger.info(
-            "saved checkpoint %s (iteration %d)%s",
-            self.checkpoint_dir / "last.pth",
-            self.iteration,
-            " and best.pth" if improved else "",
-        )
+        position = Position(self.epoch, self.iter_in_epoch, self.iteration, self.train_time)
+        self.checkpoints.save(position, self.train_step)
 
     def resume(self, path: str | Path) -> None:
-        """Restore weights, optimizer, schedule, scaler, position and RNG states from a training checkpoint."""
-        payload = read_training_checkpoint(path)
-        check_same_model(payload, self.model, str(path))
-        self.model.load_state_dict(payload["state_dict"], strict=True)
-        training = payload["training"]
-        self.optimizer.load_state_dict(training["optimizer"])
-        self.schedule.load_state_dict(training["scheduler"])
-        self.scaler.load_state_dict(training["grad_scaler"])
-        self.epoch, self.iter_in_epoch = int(training["epoch"]), int(training["iter_in_epoch"])
-        self.iteration, self.best = int(training["iteration"]), training.get("best")
-        self.saved_iteration = self.iteration
-        self.train_time = float(training.get("train_time", 0.0))
-        states = training["rng"]
-        restore_rng_state(states[self.info.rank] if len(states) == self.info.world_size else states[0])
-        if training.get("iters_per_epoch") != self.iters_per_epoch:
-            self.logger.warning(
-                "resuming with %d iterations per epoch where the checkpoint had %s (batch size, "
-                "process count or data changed)",
-                self.iters_per_epoch,
-                training.get("iters_per_epoch"),
-            )
-            self.iter_in_epoch = min(self.iter_in_epoch, self.iters_per_epoch - 1)
-        changed = diff_configs(payload.get("config", {}), config_to_dict(self.config))
-        if changed:
-            self.logger.warning("the config differs from the checkpoint's in: %s", ", ".join(changed))
+        """Restore weights, optimizer, schedule, scaler, step state, position and RNG states from a training
+        checkpoint."""
+        position = self.checkpoints.resume(path, self.train_step)
+        self.epoch, self.iter_in_epoch = position.epoch, position.iter_in_epoch
+        self.iteration, self.train_time = position.iteration, position.train_time
         self.metrics_log.truncate_after(self.iteration)
         self.logger.info("resumed from %s at epoch %d, iteration %d", path, self.epoch, self.iteration)
 
     # ---------------------------------------------------------------------------------------------------- helpers
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        precision = self.config.runtime.precision
-        if precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
-
-    @staticmethod
-    def _seed_everything(seed: int, deterministic: bool) -> None:
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
-        if deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True)
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
-
     def _trace(self, row: dict[str, Any]) -> None:
         if self.trace is not None:
             self.trace.write(json.dumps(row) + "\n")
@@ -555,7 +501,7 @@ class Trainer:
             self.work_dir,
         )
 
-    def _log_train(self, window: dict[str, list[float]], bar: tqdm) -> None:
+    def _log_train(self, window: dict[str, list[float]]) -> None:
         names = sorted(window)
         means = torch.tensor([float(np.mean(window[n])) for n in names], dtype=torch.float64, device=self.device)
         all_reduce_mean(means)  # every rank's losses, not only rank 0's
@@ -592,10 +538,10 @@ class Trainer:
         self._trace({"final_digest": digest, "iteration": self.iteration})
         if self.trace is not None:
             self.trace.close()
-        best = self.checkpoint_dir / "best.pth"
+        last, best = self.checkpoints.last, self.checkpoints.directory / "best.pth"
         result = TrainResult(
             work_dir=self.work_dir,
-            last_checkpoint=self.checkpoint_dir / "last.pth",
+            last_checkpoint=last,
             best_checkpoint=best if best.is_file() else None,
             iteration=self.iteration,
             epoch=self.epoch,
@@ -623,6 +569,37 @@ class Trainer:
                 result.last_checkpoint,
             )
         return result
+
+
+class _Meter:
+    """The progress bar, and the per-step values that the next ``train`` log line averages."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+        self.window: dict[str, list[float]] = {}
+
+    def add(self, losses: dict[str, float], data_time: float, iter_time: float, *, lr: float) -> None:
+        loss = sum(losses.values())
+        for key, value in {**losses, "loss": loss, "data_time": data_time, "iter_time": iter_time}.items():
+            self.window.setdefault(key, []).append(value)
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{loss:.3e}", lr=f"{lr:.2e}")
+
+    def take(self) -> dict[str, list[float]]:
+        """The values since the last call, emptied."""
+        window, self.window = self.window, {}
+        return window
+
+
+def _seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
 
 
 def _refuse_existing_run(work_dir: Path) -> None:

@@ -1,7 +1,8 @@
 """Static pose networks, supernets, the model registry, checkpoints and complexity counting.
 
-Names are imported lazily (``vipnas.elastic`` builds on ``vipnas.models.layers`` and ``vipnas.models`` builds
-supernets from ``vipnas.elastic``, so eager imports here would be circular).
+Layers, one way: :mod:`vipnas.space` (archs as data) < :mod:`vipnas.nn` (plain blocks) < :mod:`vipnas.elastic`
+(the supernets' operators) < :mod:`vipnas.models`. Names are imported lazily so that ``import vipnas`` stays
+light (torch loads on first use).
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
 def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
     """The model part of a checkpoint: format tag, kind, metadata, arch or space, and weights."""
-    from vipnas import __version__
+    from vipnas.version import __version__
 
     if isinstance(model, PoseSupernet):
         kind, arch, space = "supernet", None, model.space.to_dict()

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vipnas.models.layers import GlobalContext
-from vipnas.models.units import Unit, arch_units, output_size
+from vipnas.nn.layers import GlobalContext
 from vipnas.space.arch import Arch
+from vipnas.space.blocks import BlockSpec, arch_blocks, output_size
 from vipnas.space.family import gc_planes, se_channels
 
-__all__ = ["Complexity", "arch_complexity", "measure_complexity", "unit_complexity"]
+__all__ = ["Complexity", "arch_complexity", "block_complexity", "measure_complexity"]
 
 
 @dataclass(frozen=True)
@@ -61,40 +61,40 @@ def _se(c: int) -> Complexity:
     return _conv(c, s, 1, 1, 1, 1, bias=True) + _conv(s, c, 1, 1, 1, 1, bias=True)
 
 
-def unit_complexity(unit: Unit) -> Complexity:
-    """Analytic parameters and MACs of one unit."""
-    cin, cout, mid, k, g = unit.in_channels, unit.out_channels, unit.middle_channels, unit.kernel_size, unit.groups
-    h, w = unit.height, unit.width
-    ho, wo = output_size(h, k, unit.stride), output_size(w, k, unit.stride)
-    if unit.kind == "stem":
+def block_complexity(block: BlockSpec) -> Complexity:
+    """Analytic parameters and MACs of one block."""
+    cin, cout, mid, k, g = block.in_channels, block.out_channels, block.middle_channels, block.kernel_size, block.groups
+    h, w = block.in_height, block.in_width
+    ho, wo = output_size(h, k, block.stride), output_size(w, k, block.stride)  # after the (strided) convolution
+    if block.kind == "stem":
         return _conv(cin, cout, k, 1, ho, wo) + _bn(cout)
-    if unit.kind == "bottleneck":
+    if block.kind == "bottleneck":
         total = _conv(cin, mid, 1, 1, h, w) + _bn(mid) + _conv(mid, mid, k, g, ho, wo) + _bn(mid)
         total += _conv(mid, cout, 1, 1, ho, wo) + _bn(cout)
-        if unit.attention:
+        if block.attention:
             total += _gc(cout, ho, wo)
-        if unit.projection:
+        if block.projection:
             total += _conv(cin, cout, 1, 1, ho, wo) + _bn(cout)
         return total
-    if unit.kind == "mobile":
-        total = _conv(cin, mid, 1, 1, h, w) + _bn(mid) if unit.expansion else Complexity(0, 0)
+    if block.kind == "mobile":
+        total = _conv(cin, mid, 1, 1, h, w) + _bn(mid) if block.expansion else Complexity(0, 0)
         total += _conv(mid, mid, k, g, ho, wo) + _bn(mid)
-        if unit.attention:
+        if block.attention:
             total += _se(mid)
         return total + _conv(mid, cout, 1, 1, ho, wo) + _bn(cout)
-    if unit.kind == "deconv":
+    if block.kind == "deconv":
         per_input = (cout // g) * k * k
         return Complexity(cin * per_input, cin * per_input * h * w) + _bn(cout)
-    if unit.kind == "final":
+    if block.kind == "final":
         return _conv(cin, cout, 1, 1, h, w, bias=True)
-    raise ValueError(f"unknown unit kind {unit.kind!r}")
+    raise ValueError(f"unknown block kind {block.kind!r}")
 
 
 def arch_complexity(arch: Arch, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> Complexity:
     """Analytic parameters and MACs of the static network of ``arch`` at ``input_size`` (height, width)."""
     total = Complexity(0, 0)
-    for unit in arch_units(arch, num_joints=num_joints, input_size=input_size):
-        total += unit_complexity(unit)
+    for block in arch_blocks(arch, num_joints=num_joints, input_size=input_size):
+        total += block_complexity(block)
     return total
 
 

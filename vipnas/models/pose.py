@@ -1,20 +1,41 @@
-"""The top-down heatmap pose network: a backbone and a deconvolution head, tensor in, tensor out."""
+"""The top-down heatmap pose network: a backbone and a deconvolution head, tensor in, tensor out; and
+:func:`build_static`, which builds it from the walk of an arch (:func:`vipnas.space.blocks.arch_blocks`)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from vipnas.models.head import DeconvHead
-from vipnas.models.layers import check_images
+from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d, ElasticConvTranspose2d, ElasticLayerNorm
 from vipnas.models.metadata import ModelMetadata
-from vipnas.models.mobilenetv3 import MobileNetV3Backbone
-from vipnas.models.resnet import ResNetBackbone
-from vipnas.models.units import check_stage_count
+from vipnas.nn.blocks import DeconvHead, build_block
+from vipnas.nn.layers import StagedBackbone, check_images
 from vipnas.space.arch import Arch
+from vipnas.space.blocks import FeatureInfo, arch_blocks, feature_info
 from vipnas.space.family import FAMILY_SPECS
 
-__all__ = ["INIT_SCHEMES", "PoseNetwork", "build_static", "check_input_size", "init_weights"]
+__all__ = ["INIT_SCHEMES", "Backbone", "PoseNetwork", "build_static", "check_input_size", "init_weights"]
+
+
+class Backbone(StagedBackbone):
+    """The static backbone of an arch: ``stem`` and ``stages`` (each an ``nn.Sequential`` of blocks).
+
+    ``forward`` returns every stage's output; :attr:`feature_info` says which are the paper's F1..F4.
+    """
+
+    def __init__(self, arch: Arch, stem: nn.Module, stages: Sequence[nn.Module], out_channels: int) -> None:
+        super().__init__()
+        self.arch = arch
+        self.stem = stem
+        self.stages = nn.ModuleList(stages)
+        self.out_channels = out_channels
+
+    @property
+    def feature_info(self) -> list[FeatureInfo]:
+        """F1..F4: stage index, channels and stride of each fusion point."""
+        return feature_info(self.arch)
 
 
 class PoseNetwork(nn.Module):
@@ -38,12 +59,24 @@ class PoseNetwork(nn.Module):
         assert self.arch is not None
         return FAMILY_SPECS[self.arch.family].feature_stages
 
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.backbone(x)
+    @property
+    def feature_info(self) -> list[FeatureInfo]:
+        """F1..F4: stage index, channels and stride of each fusion point."""
+        assert self.arch is not None
+        return feature_info(self.arch)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(
+        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
+    ) -> list[torch.Tensor]:
+        return self.backbone(x, after)
+
+    def forward(
+        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
+    ) -> torch.Tensor:
+        """Heatmaps; ``after={stage: module}`` applies a module after that backbone stage (the fusion point, see
+        :class:`vipnas.nn.layers.StagedBackbone`)."""
         check_images(x)
-        return self.head(self.backbone(x)[-1])
+        return self.head(self.backbone(x, after)[-1])
 
 
 def check_input_size(input_size: tuple[int, int]) -> tuple[int, int]:
@@ -62,20 +95,18 @@ def build_static(
     dataset: str = "COCO",
 ) -> PoseNetwork:
     """Build the plain ``torch.nn`` network of an arch, initialised as the paper says (§4.2: N(0, 0.001))."""
-    check_stage_count(arch)
-    backbone: nn.Module = ResNetBackbone(arch) if arch.family == "resnet" else MobileNetV3Backbone(arch)
-    head = DeconvHead(
-        in_channels=backbone.out_channels,
-        width=arch.head.width,
-        kernel_size=arch.head.kernel_size,
-        groups=arch.head.groups,
-        num_joints=num_joints,
-        num_layers=FAMILY_SPECS[arch.family].head_layers,
-    )
+    blocks = arch_blocks(arch, num_joints=num_joints, input_size=check_input_size(input_size))
+    stem, *body = blocks
+    stages: list[list[nn.Module]] = [[] for _ in arch.stages]
+    head: list[nn.Module] = []
+    for block in body:
+        (stages[block.stage] if block.stage < len(arch.stages) else head).append(build_block(block))
+    out_channels = body[-1 - FAMILY_SPECS[arch.family].head_layers].out_channels  # the last stage's output
+    backbone = Backbone(arch, build_block(stem), [nn.Sequential(*stage) for stage in stages], out_channels)
     metadata = ModelMetadata(
         name=name, num_joints=num_joints, input_size=check_input_size(input_size), dataset=dataset, arch=arch.to_dict()
     )
-    model = PoseNetwork(backbone=backbone, head=head, metadata=metadata, arch=arch)
+    model = PoseNetwork(backbone=backbone, head=DeconvHead(head[:-1], head[-1]), metadata=metadata, arch=arch)
     init_weights(model)
     return model
 
@@ -94,8 +125,6 @@ def init_weights(model: nn.Module, scheme: str = "normal", std: float = 0.001) -
     ``normal``, 0.0123 and 0.0036 with ``kaiming``) and leaves untrained activations subnormal. Norm scales 1,
     shifts 0 in both.
     """
-    from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d, ElasticConvTranspose2d, ElasticLayerNorm
-
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"init scheme must be one of {', '.join(map(repr, INIT_SCHEMES))}; got {scheme!r}")
     convolutions = (nn.Conv2d, nn.ConvTranspose2d, ElasticConv2d, ElasticConvTranspose2d)

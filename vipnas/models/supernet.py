@@ -1,6 +1,6 @@
 """Pose supernets: an elastic backbone and an elastic deconvolution head that cover a whole search space.
 
-The supernet's state is explicit: :meth:`PoseSupernet.set_arch` validates an arch against the space and
+The supernet's state is explicit: :meth:`PoseSupernet.activate` validates an arch against the space and
 configures every elastic op; :meth:`PoseSupernet.using` does the same for a ``with`` block and restores the
 previous arch after it; :meth:`PoseSupernet.extract_subnet` returns the static network of an arch with the
 supernet's weights copied in (loaded with ``strict=True``, so every key and shape is checked).
@@ -9,19 +9,20 @@ supernet's weights copied in (loaded with ``strict=True``, so every key and shap
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 
 import torch
 from torch import nn
 
-from vipnas.elastic.backbones import ElasticMobileNetV3Backbone, ElasticResNetBackbone
+from vipnas.elastic.backbones import ElasticBackbone
 from vipnas.elastic.blocks import ElasticDeconvHead, subnet_state_dict
-from vipnas.models.layers import check_images
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.pose import PoseNetwork, build_static, check_input_size, init_weights
-from vipnas.space.arch import Arch, StageArch
+from vipnas.nn.layers import check_images
+from vipnas.space.arch import Arch
+from vipnas.space.blocks import FeatureInfo, arch_blocks
 from vipnas.space.search_space import SearchSpace
 
 __all__ = ["PoseSupernet"]
@@ -47,23 +48,9 @@ class PoseSupernet(nn.Module):
     ) -> None:
         super().__init__()
         self.space = space
-        self.backbone: ElasticResNetBackbone | ElasticMobileNetV3Backbone
-        if space.family == "resnet":
-            self.backbone = ElasticResNetBackbone(space)
-        else:
-            self.backbone = ElasticMobileNetV3Backbone(space)
-        max_in = max(
-            space.spec.output_channels(StageArch(1, width, 1, groups, False, ratio))
-            for width, ratio, groups in space.stage_triples[-1]
-        )
-        self.head = ElasticDeconvHead(
-            max_in_channels=max_in,
-            max_width=max(space.head.widths),
-            max_kernel_size=max(space.head.kernel_sizes),
-            max_width_per_group=max(width // groups for _, (width, groups) in space.tail_choices),
-            num_joints=num_joints,
-            num_layers=space.spec.head_layers,
-        )
+        self.backbone = ElasticBackbone(space)
+        capacity = arch_blocks(space.envelope(), num_joints=num_joints)
+        self.head = ElasticDeconvHead(capacity[-1 - space.spec.head_layers :], space.max_head_per_group())
         self.metadata = ModelMetadata(
             name=f"{space.name}_supernet",
             num_joints=num_joints,
@@ -72,7 +59,7 @@ class PoseSupernet(nn.Module):
         )
         init_weights(self)
         self._arch: Arch = space.largest()
-        self.set_arch(self._arch)
+        self.activate(self._arch)
 
     # ------------------------------------------------------------------------------------------------ arch
     @property
@@ -80,28 +67,27 @@ class PoseSupernet(nn.Module):
         """The active arch."""
         return self._arch
 
-    def set_arch(self, arch: Arch) -> None:
-        """Validate ``arch`` against the space and make it the active sub-network.
+    def activate(self, arch: Arch) -> None:
+        """Validate ``arch`` against the space and make it the active sub-network (every elastic module is set
+        from the one walk of the arch, :func:`vipnas.space.blocks.arch_blocks`).
 
         Raises:
             InvalidArchError: the arch is outside the space (the message names stage, field and allowed set).
         """
         self.space.validate(arch)
-        out_channels = self.backbone.set_arch(arch)
-        self.head.set_config(
-            in_channels=out_channels, width=arch.head.width, kernel_size=arch.head.kernel_size, groups=arch.head.groups
-        )
+        blocks = arch_blocks(arch, num_joints=self.metadata.num_joints)
+        self.head.activate(self.backbone.activate(arch, blocks))
         self._arch = arch
 
     @contextmanager
     def using(self, arch: Arch) -> Iterator[PoseSupernet]:
         """``with supernet.using(arch): ...`` runs the block at ``arch`` and restores the previous arch."""
         previous = self._arch
-        self.set_arch(arch)
+        self.activate(arch)
         try:
             yield self
         finally:
-            self.set_arch(previous)
+            self.activate(previous)
 
     def largest_arch(self) -> Arch:
         return self.space.largest()
@@ -113,13 +99,23 @@ class PoseSupernet(nn.Module):
         return self.space.sample(rng)
 
     # ------------------------------------------------------------------------------------------- forward
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.backbone(x)
+    @property
+    def feature_info(self) -> list[FeatureInfo]:
+        """F1..F4 of the active arch: stage index, channels and stride of each fusion point."""
+        return self.backbone.feature_info
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) normalised RGB -> (N, K, H/4, W/4) heatmaps of the active arch."""
+    def forward_features(
+        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
+    ) -> list[torch.Tensor]:
+        return self.backbone(x, after)
+
+    def forward(
+        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
+    ) -> torch.Tensor:
+        """(N, 3, H, W) normalised RGB -> (N, K, H/4, W/4) heatmaps of the active arch; ``after`` as
+        :meth:`vipnas.models.pose.PoseNetwork.forward` (the fusion point)."""
         check_images(x)
-        return self.head(self.backbone(x)[-1])
+        return self.head(self.backbone(x, after)[-1])
 
     # ------------------------------------------------------------------------------------------ extraction
     def subnet_state_dict(self, arch: Arch | None = None) -> dict[str, torch.Tensor]:

@@ -28,10 +28,10 @@ def uniform_arch(space: SearchSpace, depth: float, width: float) -> Arch:
     convention: depthwise middle convolutions for MobileNetV3 (the most groups), the fewest groups for ResNet;
     attention as MobileNetV3-Large places SE (stages 3, 5, 6) and no GC block for ResNet."""
     stages = []
-    for index, (choice, triples) in enumerate(zip(space.stages, space.stage_triples, strict=True)):
+    for index, (choice, widths) in enumerate(zip(space.stages, space.width_choices, strict=True)):
         target_width, target_ratio = _pick(choice.widths, width), _pick(choice.expand_ratios, width)
-        options = [t for t in triples if t[0] == target_width and t[1] == target_ratio]
-        groups = max(t[2] for t in options) if space.family == "mobilenetv3" else min(t[2] for t in options)
+        options = [c.groups for c in widths if c.width == target_width and c.expand_ratio == target_ratio]
+        groups = max(options) if space.family == "mobilenetv3" else min(options)
         attention = space.family == "mobilenetv3" and index in _MOBILENET_SE_STAGES and True in choice.attentions
         stages.append(
             StageArch(
@@ -44,9 +44,9 @@ def uniform_arch(space: SearchSpace, depth: float, width: float) -> Arch:
             )
         )
     in_channels = space.spec.output_channels(stages[-1])
-    pairs = space.head_pairs(in_channels)
-    head_width = _pick(tuple({w for w, _ in pairs}), width)
-    head_groups = max(g for w, g in pairs if w == head_width)
+    heads = space.head_choices(in_channels)
+    head_width = _pick(tuple({head.width for head in heads}), width)
+    head_groups = max(head.groups for head in heads if head.width == head_width)
     return space.validate(
         Arch(
             space.family,

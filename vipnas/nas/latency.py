@@ -2,9 +2,9 @@
 
 A table is built for one runtime (``torch`` eager with BatchNorm folded, or ``onnxruntime``), precision
 (``fp32``), thread count (1 by default, as the paper's single-core figures), batch 1 and input size. Every unit
-(stem, block, head layer; :mod:`vipnas.models.units`) that any arch of a search space can contain is timed
-alone; an arch's predicted latency is the sum of its units. :func:`validate_table` measures whole networks
-of random archs against the prediction.
+(stem, block, head layer: a :class:`vipnas.space.blocks.BlockSpec`, from the one walk over archs) that any arch
+of a search space can contain is timed alone; an arch's predicted latency is the sum of its units.
+:func:`validate_table` measures whole networks of random archs against the prediction.
 
 Why MACs are not enough here: grouped convolutions with few channels per group run many times slower per MAC
 than dense ones on CPUs, so two archs of equal MACs can differ several-fold in time.
@@ -31,9 +31,10 @@ from torch import nn
 from vipnas.models.export import onnx_bytes
 from vipnas.models.fuse import fold_batchnorm
 from vipnas.models.pose import build_static
-from vipnas.models.units import Unit, arch_units, build_unit, output_size
+from vipnas.nn.blocks import build_block
 from vipnas.permissions import new_file_mode
-from vipnas.space.arch import Arch, StageArch
+from vipnas.space.arch import Arch
+from vipnas.space.blocks import BlockSpec, arch_blocks, space_blocks
 from vipnas.space.search_space import SearchSpace
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "make_runner",
     "measure_latency",
     "prepare_for_timing",
-    "space_units",
     "validate_table",
 ]
 
@@ -144,72 +144,6 @@ def measure_latency(run: Callable[[], Any], *, repeats: int = 15, warmup: int = 
 
 
 # ----------------------------------------------------------------------------------------- enumeration
-def space_units(space: SearchSpace, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> list[Unit]:
-    """Every distinct unit that some arch of ``space`` contains, in network order."""
-    spec = space.spec
-    units: dict[Unit, None] = {}
-    h, w = input_size
-    sizes = set()
-    for width in space.stem.widths:
-        for k in space.stem.kernel_sizes:
-            units[
-                Unit(
-                    "stem",
-                    3,
-                    width,
-                    h,
-                    w,
-                    k,
-                    stride=spec.stem_stride,
-                    activation=spec.stem_activation,
-                    pool=spec.stem_pool,
-                )
-            ] = None
-            sh, sw = output_size(h, k, spec.stem_stride), output_size(w, k, spec.stem_stride)
-            if spec.stem_pool:
-                sh, sw = output_size(sh, 3, 2), output_size(sw, 3, 2)
-            sizes.add((sh, sw))
-    if len(sizes) != 1:
-        raise ValueError(f"stem choices give different resolutions {sorted(sizes)}; the table assumes one")
-    (h, w), inputs = sizes.pop(), set(space.stem.widths)
-    for index, (choice, stride, activation) in enumerate(
-        zip(space.stages, spec.stage_strides, spec.stage_activations, strict=True)
-    ):
-        outputs = set()
-        for width, ratio, groups in space.stage_triples[index]:
-            stage = StageArch(1, width, 1, groups, False, ratio)
-            middle, out = spec.middle_channels(stage), spec.output_channels(stage)
-            outputs.add(out)
-            for k in choice.kernel_sizes:
-                for attention in choice.attentions:
-                    for first in (True, False) if max(choice.depths) > 1 else (True,):
-                        s = stride if first else 1
-                        sources = sorted(inputs) if first else [out]
-                        hh, ww = (h, w) if first else (output_size(h, k, stride), output_size(w, k, stride))
-                        for cin in sources:
-                            if spec.name == "resnet":
-                                unit = Unit(
-                                    "bottleneck", cin, out, hh, ww, k, groups, s, middle, attention, projection=first
-                                )
-                            else:
-                                unit = Unit(
-                                    "mobile", cin, out, hh, ww, k, groups, s, middle, attention,
-                                    expansion=ratio != 1, activation=activation,
-                                )  # fmt: skip
-                            units[unit] = None
-        h, w = output_size(h, max(choice.kernel_sizes), stride), output_size(w, max(choice.kernel_sizes), stride)
-        inputs = outputs
-    for cin in sorted(inputs):
-        for width, groups in space.head_pairs(cin):
-            for k in space.head.kernel_sizes:
-                hh, ww = h, w
-                for layer in range(spec.head_layers):
-                    units[Unit("deconv", cin if layer == 0 else width, width, hh, ww, k, groups, 2)] = None
-                    hh, ww = 2 * hh, 2 * ww
-                units[Unit("final", width, num_joints, hh, ww)] = None
-    return list(units)
-
-
 # ----------------------------------------------------------------------------------------------- table
 @dataclass
 class LatencyTable:
@@ -235,7 +169,7 @@ class LatencyTable:
             ValueError: a unit of the arch is not in the table (built for another space or input size).
         """
         total = 0.0
-        for unit in arch_units(arch, num_joints=self.num_joints, input_size=self.input_size):
+        for unit in arch_blocks(arch, num_joints=self.num_joints, input_size=self.input_size):
             key = unit.key()
             if key not in self.entries:
                 raise ValueError(
@@ -319,17 +253,17 @@ def build_table(
         table.entries = previous.entries
         table.calibration, table.scale, table.offset_ms = previous.calibration, previous.scale, previous.offset_ms
     units = [
-        u for u in space_units(space, num_joints=num_joints, input_size=input_size) if u.key() not in table.entries
+        u for u in space_blocks(space, num_joints=num_joints, input_size=input_size) if u.key() not in table.entries
     ]
-    iterator: Iterable[Unit] = units
+    iterator: Iterable[BlockSpec] = units
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(units, desc=f"latency table {space.name}/{runtime}", unit="unit", dynamic_ncols=True)
     torch.manual_seed(0)
     for count, unit in enumerate(iterator, 1):
-        module = build_unit(unit).eval()
-        run = make_runner(module, (1, unit.in_channels, unit.height, unit.width), runtime, threads)
+        module = build_block(unit).eval()
+        run = make_runner(module, (1, unit.in_channels, unit.in_height, unit.in_width), runtime, threads)
         table.entries[unit.key()] = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
         if out is not None and count % save_every == 0:
             table.save(out)

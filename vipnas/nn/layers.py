@@ -1,4 +1,5 @@
-"""Plain ``torch.nn`` building blocks of the static networks: activations, GC and SE attention, conv-BN-act.
+"""Plain ``torch.nn`` layers: activations, GC and SE attention, conv-BN-act, the stem, the deconvolution padding and
+the staged backbone (stem + stages, with an optional module applied after a chosen stage: the temporal fusion point).
 
 Static networks (named models and extracted sub-networks) are built only from these and ``torch.nn``, so a
 deployed model needs nothing from :mod:`vipnas.elastic`.
@@ -7,6 +8,7 @@ deployed model needs nothing from :mod:`vipnas.elastic`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -18,6 +20,7 @@ __all__ = [
     "StagedBackbone",
     "check_images",
     "conv_norm_act",
+    "deconv_padding",
     "make_activation",
     "make_stem",
 ]
@@ -136,18 +139,40 @@ class SqueezeExcite(nn.Module):
 class StagedBackbone(nn.Module):
     """A stem and a list of stages; ``forward`` returns every stage's output (the paper's F1..F4 among them).
 
-    Subclasses (static and elastic, ResNet and MobileNetV3) set ``self.stem`` and ``self.stages``."""
+    ``forward(x, after={stage: module})`` applies ``module`` to the output of ``stage`` and continues from its
+    result: the point where a T-ViPNet fuses the previous frame's heatmaps (the module closes over them). The
+    returned list then holds the fused output at that stage. Without ``after`` it is the plain forward (what
+    tracing and ONNX export see).
+
+    Subclasses (static and elastic) set ``self.stem`` and ``self.stages``.
+    """
 
     stem: nn.Module
     stages: nn.ModuleList
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
+    ) -> list[torch.Tensor]:
+        if after:
+            unknown = sorted(set(after) - set(range(len(self.stages))))
+            if unknown:
+                raise ValueError(f"stage(s) {unknown} do not exist; this backbone has stages 0..{len(self.stages) - 1}")
         x = self.stem(x)
         features = []
-        for stage in self.stages:
+        for index, stage in enumerate(self.stages):
             x = stage(x)
+            if after and index in after:
+                x = after[index](x)
             features.append(x)
         return features
+
+
+def deconv_padding(kernel_size: int) -> tuple[int, int]:
+    """(padding, output_padding) of a stride-2 deconvolution that exactly doubles the resolution."""
+    table = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+    if kernel_size not in table:
+        raise ValueError(f"deconvolution kernel size {kernel_size} is not supported; expected one of {sorted(table)}")
+    return table[kernel_size]
 
 
 def check_images(x: torch.Tensor) -> None:

@@ -1,8 +1,18 @@
 """Architectures as data and the ViPNAS search spaces."""
 
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch, load_arch, save_arch
+from vipnas.space.blocks import BlockSpec, FeatureInfo, arch_blocks, feature_info
 from vipnas.space.family import FAMILY_SPECS, MOBILENETV3, RESNET, FamilySpec
-from vipnas.space.search_space import HeadSpace, InvalidArchError, SearchSpace, StageSpace, StemSpace
+from vipnas.space.search_space import (
+    HeadChoice,
+    HeadSpace,
+    InvalidArchError,
+    SearchSpace,
+    StageSpace,
+    StemSpace,
+    TailChoice,
+    WidthChoice,
+)
 from vipnas.space.spaces import (
     MOBILENETV3_SPACE,
     MOBILENETV3_TINY_SPACE,
@@ -27,8 +37,11 @@ __all__ = [
     "S_VIPNAS_MBV3_ARCH",
     "S_VIPNAS_RES50_ARCH",
     "Arch",
+    "BlockSpec",
     "FamilySpec",
+    "FeatureInfo",
     "HeadArch",
+    "HeadChoice",
     "HeadSpace",
     "InvalidArchError",
     "SearchSpace",
@@ -36,6 +49,10 @@ __all__ = [
     "StageSpace",
     "StemArch",
     "StemSpace",
+    "TailChoice",
+    "WidthChoice",
+    "arch_blocks",
+    "feature_info",
     "get_search_space",
     "load_arch",
     "save_arch",

@@ -19,6 +19,8 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from vipnas.space.family import FAMILY_SPECS
+
 __all__ = ["FAMILIES", "Arch", "HeadArch", "StageArch", "StemArch", "load_arch", "save_arch"]
 
 FAMILIES = ("resnet", "mobilenetv3")
@@ -97,8 +99,6 @@ class Arch:
             raise ValueError(f"{source}: unknown field(s) {sorted(unknown)}")
         if not isinstance(data["stages"], list | tuple) or not data["stages"]:
             raise ValueError(f"{source}: 'stages' must be a non-empty list, got {data['stages']!r}")
-        from vipnas.space.family import FAMILY_SPECS  # family.py imports this module
-
         spec = FAMILY_SPECS.get(data["family"]) if isinstance(data["family"], str) else None
         if spec is not None and len(data["stages"]) != len(spec.stage_strides):
             raise ValueError(

@@ -8,8 +8,10 @@ the paper's Tables A1-A2; the searched choices live in :mod:`vipnas.space.arch` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from vipnas.space.arch import Arch, StageArch
+if TYPE_CHECKING:  # annotations only: arch.py imports this module (one-way)
+    from vipnas.space.arch import Arch, StageArch
 
 __all__ = ["FAMILY_SPECS", "MOBILENETV3", "RESNET", "FamilySpec", "gc_planes", "se_channels"]
 

@@ -1,9 +1,9 @@
 """Search spaces: the allowed choices per stage, validation, largest/smallest, uniform sampling, mutation and
 crossover. Every method that draws randomness takes an explicit :class:`random.Random`.
 
-Group numbers are constrained by the channels they split, so a stage's (width, expand ratio, groups) are
-enumerated jointly and sampled uniformly among the *valid* triples; the other choices are independent. The
-result is uniform over all valid archs of the space.
+Group numbers are constrained by the channels they split, so a stage's width, expansion ratio and group number
+are enumerated jointly (:class:`WidthChoice`) and sampled uniformly among the *valid* ones; the other choices are
+independent. The result is uniform over all valid archs of the space.
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from functools import cached_property
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
 from vipnas.space.family import FAMILY_SPECS, FamilySpec
 
-__all__ = ["HeadSpace", "InvalidArchError", "SearchSpace", "StageSpace", "StemSpace"]
+__all__ = [
+    "HeadChoice",
+    "HeadSpace",
+    "InvalidArchError",
+    "SearchSpace",
+    "StageSpace",
+    "StemSpace",
+    "TailChoice",
+    "WidthChoice",
+]
 
 
 class InvalidArchError(ValueError):
@@ -28,6 +37,37 @@ def _valid_groups(channels: int, groups: Sequence[int], channels_per_group: Sequ
     if groups:
         return tuple(g for g in groups if channels % g == 0)
     return tuple(sorted({channels // c for c in channels_per_group if channels % c == 0}))
+
+
+@dataclass(frozen=True)
+class WidthChoice:
+    """One valid channel configuration of a stage: ``width`` and ``expand_ratio`` as in :class:`StageArch`, and a
+    group number ``groups`` that divides the block's middle channels."""
+
+    width: int
+    expand_ratio: int
+    groups: int
+
+    def stage(self, depth: int = 1, kernel_size: int = 1, attention: bool = False) -> StageArch:
+        """A :class:`StageArch` with these channels (and the given other choices)."""
+        return StageArch(depth, self.width, kernel_size, self.groups, attention, self.expand_ratio)
+
+
+@dataclass(frozen=True)
+class HeadChoice:
+    """One valid channel configuration of the head: ``width`` filters in ``groups`` groups."""
+
+    width: int
+    groups: int
+
+
+@dataclass(frozen=True)
+class TailChoice:
+    """The last stage's channels and the head's, chosen together: the head's group number must divide the
+    channels the last stage hands it."""
+
+    stage: WidthChoice
+    head: HeadChoice
 
 
 @dataclass(frozen=True)
@@ -108,49 +148,82 @@ class SearchSpace:
 
     # ----------------------------------------------------------------------------------------------- choices
     @cached_property
-    def stage_triples(self) -> tuple[tuple[tuple[int, int, int], ...], ...]:
-        """Per stage, every valid (width, expand_ratio, groups) triple."""
+    def width_choices(self) -> tuple[tuple[WidthChoice, ...], ...]:
+        """Per stage, every valid :class:`WidthChoice`."""
         result = []
         for stage in self.stages:
-            triples = []
+            choices = []
             for width, ratio in itertools.product(stage.widths, stage.expand_ratios):
                 middle = self.spec.middle_channels(StageArch(1, width, 1, 1, False, ratio))
                 for g in _valid_groups(middle, stage.groups, stage.channels_per_group):
-                    triples.append((width, ratio, g))
-            if not triples:
+                    choices.append(WidthChoice(width, ratio, g))
+            if not choices:
                 raise ValueError(f"search space {self.name}: a stage admits no valid group number: {stage}")
-            result.append(tuple(triples))
+            result.append(tuple(choices))
         return tuple(result)
 
-    def head_pairs(self, in_channels: int) -> tuple[tuple[int, int], ...]:
-        """Every valid (width, groups) pair of the head fed by ``in_channels`` channels: a deconvolution's group
-        number must divide both its input and its output channels."""
+    def head_choices(self, in_channels: int) -> tuple[HeadChoice, ...]:
+        """Every valid head configuration fed by ``in_channels`` channels: a deconvolution's group number must
+        divide both its input and its output channels."""
         return tuple(
-            (w, g)
+            HeadChoice(w, g)
             for w in self.head.widths
             for g in _valid_groups(w, self.head.groups, self.head.channels_per_group)
             if in_channels % g == 0
         )
 
     @cached_property
-    def tail_choices(self) -> tuple[tuple[tuple[int, int, int], tuple[int, int]], ...]:
-        """Every valid (last-stage triple, head pair) combination: they are coupled through the channels the
-        last stage hands to the head."""
+    def tail_choices(self) -> tuple[TailChoice, ...]:
+        """Every valid (last stage, head) combination: they are coupled through the channels the last stage hands
+        to the head."""
         combos = []
-        for triple in self.stage_triples[-1]:
-            out = self.spec.output_channels(StageArch(1, triple[0], 1, triple[2], False, triple[1]))
-            combos += [(triple, pair) for pair in self.head_pairs(out)]
+        for choice in self.width_choices[-1]:
+            out = self.spec.output_channels(choice.stage())
+            combos += [TailChoice(choice, head) for head in self.head_choices(out)]
         if not combos:
             raise ValueError(f"search space {self.name}: no head group number divides the last stage's output")
         return tuple(combos)
+
+    def envelope(self) -> Arch:
+        """The capacity of the supernet as an arch: per stage the most blocks, channels, the largest kernel and
+        attention where any arch has it, dense convolutions (groups 1); not itself in the space. A supernet
+        builds each max-size block from the walk of this arch (:func:`vipnas.space.blocks.arch_blocks`)."""
+        stages = []
+        for choice in self.stages:
+            ratio = max(choice.expand_ratios)
+            stages.append(
+                StageArch(
+                    max(choice.depths),
+                    max(choice.widths),
+                    max(choice.kernel_sizes),
+                    1,
+                    True in choice.attentions,
+                    ratio,
+                )
+            )
+        return Arch(
+            self.family,
+            StemArch(max(self.stem.widths), max(self.stem.kernel_sizes)),
+            tuple(stages),
+            HeadArch(max(self.head.widths), max(self.head.kernel_sizes), 1),
+        )
+
+    def max_middle_per_group(self, stage_index: int) -> int:
+        """Largest middle channels per group of a stage over its width choices: the second dimension its
+        middle convolution's shared weight has to store."""
+        return max(self.spec.middle_channels(c.stage()) // c.groups for c in self.width_choices[stage_index])
+
+    def max_head_per_group(self) -> int:
+        """Largest filters per group of the head over its choices: the deconvolution weights' stored slots."""
+        return max(tail.head.width // tail.head.groups for tail in self.tail_choices)
 
     def size(self) -> int:
         """Number of distinct archs in the space."""
         total = len(self.stem.widths) * len(self.stem.kernel_sizes) * len(self.head.kernel_sizes)
         total *= len(self.tail_choices)
-        for index, (stage, triples) in enumerate(zip(self.stages, self.stage_triples, strict=True)):
+        for index, (stage, widths) in enumerate(zip(self.stages, self.width_choices, strict=True)):
             total *= len(stage.depths) * len(stage.kernel_sizes) * len(stage.attentions)
-            total *= len(triples) if index < len(self.stages) - 1 else 1
+            total *= len(widths) if index < len(self.stages) - 1 else 1
         return total
 
     # ---------------------------------------------------------------------------------------------- validate
@@ -187,7 +260,7 @@ class SearchSpace:
         _check("head", "width", arch.head.width, self.head.widths)
         _check("head", "kernel_size", arch.head.kernel_size, self.head.kernel_sizes)
         in_channels = self.spec.output_channels(arch.stages[-1])
-        allowed = [g for w, g in self.head_pairs(in_channels) if w == arch.head.width]
+        allowed = [head.groups for head in self.head_choices(in_channels) if head.width == arch.head.width]
         if arch.head.groups not in allowed:
             raise InvalidArchError(
                 f"head: groups={arch.head.groups} is not allowed for width {arch.head.width} fed by {in_channels} "
@@ -212,48 +285,39 @@ class SearchSpace:
         return self._extreme(min)
 
     def _extreme(self, pick) -> Arch:
-        # order (width x ratio, -groups): "larger" means more channels, then fewer groups
-        triple_key = lambda t: (t[0] * t[1], -t[2])  # noqa: E731
+        # "larger" means more channels (width x ratio), then fewer groups
+        size = lambda c: (c.width * c.expand_ratio, -c.groups)  # noqa: E731
         stages = []
-        for choice, triples in zip(self.stages[:-1], self.stage_triples[:-1], strict=True):
-            width, ratio, groups = pick(triples, key=triple_key)
+        for choice, widths in zip(self.stages[:-1], self.width_choices[:-1], strict=True):
             stages.append(
-                StageArch(pick(choice.depths), width, pick(choice.kernel_sizes), groups, pick(choice.attentions), ratio)
+                pick(widths, key=size).stage(pick(choice.depths), pick(choice.kernel_sizes), pick(choice.attentions))
             )
-        (width, ratio, groups), (head_width, head_groups) = pick(
-            self.tail_choices, key=lambda c: (triple_key(c[0]), c[1][0], -c[1][1])
-        )
+        tail = pick(self.tail_choices, key=lambda c: (size(c.stage), c.head.width, -c.head.groups))
         last = self.stages[-1]
-        stages.append(
-            StageArch(pick(last.depths), width, pick(last.kernel_sizes), groups, pick(last.attentions), ratio)
-        )
+        stages.append(tail.stage.stage(pick(last.depths), pick(last.kernel_sizes), pick(last.attentions)))
         return Arch(
             self.family,
             StemArch(pick(self.stem.widths), pick(self.stem.kernel_sizes)),
             tuple(stages),
-            HeadArch(head_width, pick(self.head.kernel_sizes), head_groups),
+            HeadArch(tail.head.width, pick(self.head.kernel_sizes), tail.head.groups),
         )
 
     # -------------------------------------------------------------------------------------------- sampling
     def sample(self, rng: random.Random) -> Arch:
         """A uniformly random valid arch."""
         stem = StemArch(rng.choice(self.stem.widths), rng.choice(self.stem.kernel_sizes))
-        stages = [self._sample_stage(i, rng.choice(self.stage_triples[i]), rng) for i in range(len(self.stages) - 1)]
-        last_triple, (width, groups) = rng.choice(self.tail_choices)
-        stages.append(self._sample_stage(len(self.stages) - 1, last_triple, rng))
-        return Arch(self.family, stem, tuple(stages), HeadArch(width, rng.choice(self.head.kernel_sizes), groups))
+        stages = [self._sample_stage(i, rng.choice(self.width_choices[i]), rng) for i in range(len(self.stages) - 1)]
+        tail = rng.choice(self.tail_choices)
+        stages.append(self._sample_stage(len(self.stages) - 1, tail.stage, rng))
+        head = HeadArch(tail.head.width, rng.choice(self.head.kernel_sizes), tail.head.groups)
+        return Arch(self.family, stem, tuple(stages), head)
 
-    def _sample_stage(self, index: int, triple: tuple[int, int, int], rng: random.Random) -> StageArch:
+    def _sample_stage(self, index: int, width: WidthChoice, rng: random.Random) -> StageArch:
         choice = self.stages[index]
-        width, ratio, groups = triple
-        return StageArch(
-            depth=rng.choice(choice.depths),
-            width=width,
-            kernel_size=rng.choice(choice.kernel_sizes),
-            groups=groups,
-            attention=rng.choice(choice.attentions),
-            expand_ratio=ratio,
-        )
+        # the draw order (depth, kernel, attention) is part of what a seed means: kept as first written
+        depth = rng.choice(choice.depths)
+        kernel = rng.choice(choice.kernel_sizes)
+        return width.stage(depth, kernel, rng.choice(choice.attentions))
 
     def mutate(self, arch: Arch, rng: random.Random, probability: float = 0.1) -> Arch:
         """Resample each choice with ``probability`` (width, expansion and groups of a stage move together so
@@ -274,15 +338,15 @@ class SearchSpace:
             if rng.random() < probability:
                 stage = replace(stage, attention=rng.choice(choice.attentions))
             if rng.random() < probability:
-                width, ratio, groups = rng.choice(self.stage_triples[i])
-                stage = replace(stage, width=width, expand_ratio=ratio, groups=groups)
+                width = rng.choice(self.width_choices[i])
+                stage = replace(stage, width=width.width, expand_ratio=width.expand_ratio, groups=width.groups)
             stages.append(stage)
         head = arch.head
-        pairs = self.head_pairs(self.spec.output_channels(stages[-1]))
-        if rng.random() < probability or (head.width, head.groups) not in pairs:
+        heads = self.head_choices(self.spec.output_channels(stages[-1]))
+        if rng.random() < probability or HeadChoice(head.width, head.groups) not in heads:
             # also when the last stage's new width no longer admits the head's group number
-            width, groups = rng.choice(pairs)
-            head = replace(head, width=width, groups=groups)
+            chosen = rng.choice(heads)
+            head = replace(head, width=chosen.width, groups=chosen.groups)
         if rng.random() < probability:
             head = replace(head, kernel_size=rng.choice(self.head.kernel_sizes))
         return Arch(self.family, stem, tuple(stages), head)

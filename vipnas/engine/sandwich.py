@@ -7,10 +7,10 @@ The archs of step ``t`` are a pure function of ``(seed, t)``: every rank of a ``
 without communicating, and a resumed run draws what the interrupted one would have.
 
 Losses (see :class:`vipnas.engine.steps.SandwichStep`): the largest sub-network's loss is its ground-truth MSE;
-every other one's is its ground-truth MSE plus its MSE to the soft labels, with equal weights. The step's objective is the **sum** of
-the four sub-networks' losses (each is back-propagated as computed and the gradients accumulate; nothing is
-divided by 4), as in BigNAS, OFA and AttentiveNAS. With Adam, which normalises the gradient scale, summing or
-averaging gives nearly the same update; with SGD, averaging would equal a 4× smaller learning rate.
+every other one's is its ground-truth MSE plus its MSE to the soft labels, with equal weights. The step's objective
+is the **sum** of the four sub-networks' losses (each is back-propagated as computed and the gradients accumulate;
+nothing is divided by 4), as in BigNAS, OFA and AttentiveNAS. With Adam, which normalises the gradient scale,
+summing or averaging gives nearly the same update; with SGD, averaging would equal a 4× smaller learning rate.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class DemoSettings:
     val_limit: int = 150  # validation images the search scores candidates on
     test_limit: int = 0  # test images of the final table (0: all)
     calibration_images: int = 128
-    threads: int = 0  # torch threads (0: torch's default)
+    threads: int = 0  # torch threads (0: measured per training step, vipnas.engine.threads)
     seed: int = 0
     pretrained: bool = True  # start from the supernet shipped in the package when it matches these settings
 

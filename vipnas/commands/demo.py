@@ -37,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--level", choices=SYNTHPOSE_LEVELS, default=None, help="SynthPose difficulty")
     parser.add_argument("--seed", type=int, default=None, help="training, search and fine-tuning seed (default 0)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: measured per training step, see docs/training.md)",
+    )
     parser.add_argument("--data-root", default=None, help="SynthPose folder (generated if missing)")
     parser.add_argument(
         "--supernet-iters",

@@ -7,9 +7,10 @@ spinning) and halves the idle speed of small-op steps, so the wait policy is lef
 count is measured, not guessed: :class:`ThreadTuner` times a step at each candidate count now and then and keeps
 the fastest. ``benchmarks/train_under_load.py`` measures the effect (idle vs one core busy).
 
-The probing is cheap where it matters: a probe stops at its first step when that step is more than twice as slow
-as the current choice, and the interval between probes doubles each time the choice stands (up to a limit); a
-step much slower than usual probes at once.
+The probing is cheap where it matters: a probe times only the other counts (the current one's recent steps are its
+measurement), stops at its first step when that step is more than 1.3 times as slow as the best so far, and the
+interval between probes doubles each time the choice stands (up to a limit); a step much slower than usual probes
+at once.
 """
 
 from __future__ import annotations
@@ -29,22 +30,25 @@ class ThreadTuner:
 
     Args:
         choices: thread counts to compare (default: 1 and torch's current count, when that is larger).
-        warmup: steps run before the first probe (first steps are slow for other reasons).
+        warmup: steps run before the first probe (the very first step is slow for other reasons and is not
+            counted).
         probe_steps: timed steps per candidate in a probe.
         interval: steps between probes at first; doubles each time the choice stands, up to ``max_interval``.
         max_interval: the longest gap between probes.
         slow_factor: a step this many times slower than the current choice's typical time starts a probe at once.
+        give_up: a probed count whose step is this many times slower than the best so far is not timed again.
     """
 
     def __init__(
         self,
         choices: Sequence[int] | None = None,
         *,
-        warmup: int = 3,
+        warmup: int = 2,
         probe_steps: int = 2,
         interval: int = 50,
         max_interval: int = 800,
         slow_factor: float = 3.0,
+        give_up: float = 1.3,
     ) -> None:
         current = torch.get_num_threads()
         values = sorted(set(choices if choices is not None else (1, current)))
@@ -54,7 +58,7 @@ class ThreadTuner:
         self.current = max(values)
         self.warmup, self.probe_steps = warmup, probe_steps
         self.interval, self.base_interval, self.max_interval = interval, interval, max_interval
-        self.slow_factor = slow_factor
+        self.slow_factor, self.give_up = slow_factor, give_up
         self.steps = 0
         self.next_probe = warmup
         self.recent: list[float] = []  # the current choice's recent step times
@@ -71,7 +75,9 @@ class ThreadTuner:
         """Set the thread count for the next step; returns it."""
         if self.active and self.probe is None and self.steps >= self.next_probe:
             self.probe = {}
-            self.queue = [self.current] + [c for c in self.choices if c != self.current]
+            self.queue = [c for c in self.choices if c != self.current]
+            if not self.recent:  # nothing measured at the current count yet: time it too
+                self.queue.append(self.current)
         threads = self.queue[0] if self.probe is not None else self.current
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
@@ -83,18 +89,22 @@ class ThreadTuner:
         if not self.active:
             return
         if self.probe is None:
+            if self.steps == 1:
+                return  # the first step pays one-off set-up: not a measurement
             self.recent = [*self.recent[-9:], seconds]
             typical = statistics.median(self.recent)
             if len(self.recent) >= 3 and seconds > self.slow_factor * typical:
-                self.next_probe = self.steps  # the load changed: measure again now
-                self.interval = self.base_interval
-                self.recent = []
+                self.next_probe = self.steps  # the load changed: measure again now, this step standing for the
+                self.interval = self.base_interval  # current count (older steps ran under the old load)
+                self.recent = [seconds]
             return
         threads = self.queue[0]
         times = self.probe.setdefault(threads, [])
         times.append(seconds)
-        best_other = min((min(t) for c, t in self.probe.items() if c != threads and t), default=None)
-        hopeless = best_other is not None and seconds > 2.0 * best_other  # no need to time it again
+        references = [min(t) for c, t in self.probe.items() if c != threads and t]
+        if self.recent and threads != self.current:
+            references.append(statistics.median(self.recent))
+        hopeless = bool(references) and seconds > self.give_up * min(references)  # no need to time it again
         if len(times) >= self.probe_steps or hopeless:
             self.queue.pop(0)
         if not self.queue:
@@ -102,14 +112,17 @@ class ThreadTuner:
 
     def _decide(self) -> None:
         assert self.probe is not None
-        best = min(self.probe, key=lambda c: statistics.median(self.probe[c]))  # type: ignore[index]
+        measured = {count: statistics.median(times) for count, times in self.probe.items()}
+        if self.current not in measured and self.recent:
+            measured[self.current] = statistics.median(self.recent)
+        best = min(measured, key=measured.__getitem__)
         if best == self.current:
             self.interval = min(2 * self.interval, self.max_interval)
         else:
             self.current = best
             self.interval = self.base_interval
             self.history.append((self.steps, best))
-        self.recent = list(self.probe[best])
+        self.recent = list(self.probe.get(best, self.recent))
         self.probe, self.queue = None, []
         self.next_probe = self.steps + self.interval
         torch.set_num_threads(self.current)

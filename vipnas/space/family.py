@@ -8,10 +8,15 @@ the paper's Tables A1-A2; the searched choices live in :mod:`vipnas.space.arch` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # annotations only: arch.py imports this module (one-way)
-    from vipnas.space.arch import Arch, StageArch
+
+class StageWidths(Protocol):
+    """What the channel rules read of a stage (a :class:`vipnas.space.arch.StageArch`; arch.py imports this module,
+    not the other way round)."""
+
+    width: int
+    expand_ratio: int
 
 __all__ = ["FAMILY_SPECS", "MOBILENETV3", "RESNET", "FamilySpec", "gc_planes", "se_channels"]
 
@@ -40,19 +45,19 @@ class FamilySpec:
     feature_stages: tuple[int, ...]
     head_layers: int = 3
 
-    def middle_channels(self, stage: StageArch) -> int:
+    def middle_channels(self, stage: StageWidths) -> int:
         """Channels of the block's middle (searched-group) convolution."""
         if self.name == "resnet":
             return stage.width
         return stage.width * stage.expand_ratio
 
-    def output_channels(self, stage: StageArch) -> int:
+    def output_channels(self, stage: StageWidths) -> int:
         """Channels a block of this stage outputs."""
         if self.name == "resnet":
             return stage.width * stage.expand_ratio
         return stage.width
 
-    def attention_channels(self, stage: StageArch) -> int:
+    def attention_channels(self, stage: StageWidths) -> int:
         """Channels the attention module sees: GC at the block output (ResNet), SE on the middle (MBv3)."""
         if self.name == "resnet":
             return self.output_channels(stage)
@@ -86,10 +91,6 @@ MOBILENETV3 = FamilySpec(
 )
 
 FAMILY_SPECS = {spec.name: spec for spec in (RESNET, MOBILENETV3)}
-
-
-def family_of(arch: Arch) -> FamilySpec:
-    return FAMILY_SPECS[arch.family]
 
 
 def gc_planes(channels: int) -> int:

@@ -16,7 +16,16 @@ from vipnas.space.arch import Arch
 from vipnas.space.blocks import FeatureInfo, arch_blocks, feature_info
 from vipnas.space.family import FAMILY_SPECS
 
-__all__ = ["INIT_SCHEMES", "Backbone", "PoseNetwork", "build_static", "check_input_size", "init_weights"]
+__all__ = [
+    "INIT_SCHEMES",
+    "Backbone",
+    "FusionModules",
+    "HeatmapNetwork",
+    "PoseNetwork",
+    "build_static",
+    "check_input_size",
+    "init_weights",
+]
 
 
 class Backbone(StagedBackbone):
@@ -38,11 +47,37 @@ class Backbone(StagedBackbone):
         return feature_info(self.arch)
 
 
-class PoseNetwork(nn.Module):
-    """Backbone + deconvolution head.
+FusionModules = Mapping[int, Callable[[torch.Tensor], torch.Tensor]]  # stage index -> module applied after it
 
-    ``forward(x)`` maps normalised RGB crops (N, 3, H, W) to heatmaps (N, K, H/4, W/4).
-    ``forward_features(x)`` returns every stage output; ``feature_stages`` says which are F1..F4.
+
+class HeatmapNetwork(nn.Module):
+    """What static networks and supernets share: ``self.backbone`` (a :class:`StagedBackbone`) and ``self.head``.
+
+    ``forward(x)`` maps normalised RGB crops (N, 3, H, W) to heatmaps (N, K, H/4, W/4); ``forward_features(x)``
+    returns every stage output; ``feature_info`` names the paper's F1..F4 among them. ``after={stage: module}``
+    applies a module after that backbone stage and continues from its result (the fusion point, see
+    :class:`vipnas.nn.layers.StagedBackbone`).
+    """
+
+    backbone: nn.Module
+    head: nn.Module
+
+    @property
+    def feature_info(self) -> list[FeatureInfo]:
+        """F1..F4 (of the active arch, for a supernet): stage index, channels and stride of each fusion point."""
+        return self.backbone.feature_info
+
+    def forward_features(self, x: torch.Tensor, after: FusionModules | None = None) -> list[torch.Tensor]:
+        return self.backbone(x, after)
+
+    def forward(self, x: torch.Tensor, after: FusionModules | None = None) -> torch.Tensor:
+        check_images(x)
+        return self.head(self.backbone(x, after)[-1])
+
+
+class PoseNetwork(HeatmapNetwork):
+    """A static network: backbone + deconvolution head, plain ``torch.nn`` only.
+
     ``metadata`` describes preprocessing and output; ``arch`` the architecture (``None`` outside a family).
     """
 
@@ -58,25 +93,6 @@ class PoseNetwork(nn.Module):
         """Indices into :meth:`forward_features` of the paper's F1..F4."""
         assert self.arch is not None
         return FAMILY_SPECS[self.arch.family].feature_stages
-
-    @property
-    def feature_info(self) -> list[FeatureInfo]:
-        """F1..F4: stage index, channels and stride of each fusion point."""
-        assert self.arch is not None
-        return feature_info(self.arch)
-
-    def forward_features(
-        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
-    ) -> list[torch.Tensor]:
-        return self.backbone(x, after)
-
-    def forward(
-        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
-    ) -> torch.Tensor:
-        """Heatmaps; ``after={stage: module}`` applies a module after that backbone stage (the fusion point, see
-        :class:`vipnas.nn.layers.StagedBackbone`)."""
-        check_images(x)
-        return self.head(self.backbone(x, after)[-1])
 
 
 def check_input_size(input_size: tuple[int, int]) -> tuple[int, int]:

@@ -9,26 +9,24 @@ supernet's weights copied in (loaded with ``strict=True``, so every key and shap
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
 import torch
-from torch import nn
 
 from vipnas.elastic.backbones import ElasticBackbone
 from vipnas.elastic.blocks import ElasticDeconvHead, subnet_state_dict
 from vipnas.models.metadata import ModelMetadata
-from vipnas.models.pose import PoseNetwork, build_static, check_input_size, init_weights
-from vipnas.nn.layers import check_images
+from vipnas.models.pose import HeatmapNetwork, PoseNetwork, build_static, check_input_size, init_weights
 from vipnas.space.arch import Arch
-from vipnas.space.blocks import FeatureInfo, arch_blocks
+from vipnas.space.blocks import arch_blocks
 from vipnas.space.search_space import SearchSpace
 
 __all__ = ["PoseSupernet"]
 
 
-class PoseSupernet(nn.Module):
+class PoseSupernet(HeatmapNetwork):
     """Weight-sharing supernet of a search space with the deconvolution heatmap head.
 
     Args:
@@ -97,25 +95,6 @@ class PoseSupernet(nn.Module):
 
     def sample_arch(self, rng: random.Random) -> Arch:
         return self.space.sample(rng)
-
-    # ------------------------------------------------------------------------------------------- forward
-    @property
-    def feature_info(self) -> list[FeatureInfo]:
-        """F1..F4 of the active arch: stage index, channels and stride of each fusion point."""
-        return self.backbone.feature_info
-
-    def forward_features(
-        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
-    ) -> list[torch.Tensor]:
-        return self.backbone(x, after)
-
-    def forward(
-        self, x: torch.Tensor, after: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None
-    ) -> torch.Tensor:
-        """(N, 3, H, W) normalised RGB -> (N, K, H/4, W/4) heatmaps of the active arch; ``after`` as
-        :meth:`vipnas.models.pose.PoseNetwork.forward` (the fusion point)."""
-        check_images(x)
-        return self.head(self.backbone(x, after)[-1])
 
     # ------------------------------------------------------------------------------------------ extraction
     def subnet_state_dict(self, arch: Arch | None = None) -> dict[str, torch.Tensor]:

@@ -19,10 +19,18 @@ from torch import nn
 
 from vipnas.nn.layers import GlobalContext
 from vipnas.space.arch import Arch
-from vipnas.space.blocks import BlockSpec, arch_blocks, output_size
+from vipnas.space.blocks import BlockSpec, arch_blocks, fusion_block, output_size
 from vipnas.space.family import gc_planes, se_channels
+from vipnas.space.temporal import FrameChoice, TemporalArch
 
-__all__ = ["Complexity", "arch_complexity", "block_complexity", "measure_complexity"]
+__all__ = [
+    "Complexity",
+    "arch_complexity",
+    "block_complexity",
+    "frame_complexity",
+    "measure_complexity",
+    "temporal_complexity",
+]
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,10 @@ def block_complexity(block: BlockSpec) -> Complexity:
         return Complexity(cin * per_input, cin * per_input * h * w) + _bn(cout)
     if block.kind == "final":
         return _conv(cin, cout, 1, 1, h, w, bias=True)
+    if block.kind == "fusion":  # embed K -> C and project (C or 2C) -> C, both 1x1 at the stage's resolution
+        return _conv(cin, cout, 1, 1, h, w, bias=True) + _conv(
+            2 * cout if block.op == "cat" else cout, cout, 1, 1, h, w, bias=True
+        )
     raise ValueError(f"unknown block kind {block.kind!r}")
 
 
@@ -135,3 +147,20 @@ def measure_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 192
         for handle in handles:
             handle.remove()
     return Complexity(sum(p.numel() for p in model.parameters()), macs)
+
+
+def frame_complexity(
+    frame: FrameChoice, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)
+) -> Complexity:
+    """Parameters and MACs of one non-key frame's T-ViPNet: its spatial network plus its fusion module."""
+    fusion = fusion_block(frame.arch, frame.fusion, frame.op, num_joints=num_joints, input_size=input_size)
+    return arch_complexity(frame.arch, num_joints=num_joints, input_size=input_size) + block_complexity(fusion)
+
+
+def temporal_complexity(
+    arch: TemporalArch, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)
+) -> list[Complexity]:
+    """Per frame of a key frame and its T non-key frames: the S-ViPNet's complexity, then each T-ViPNet's. The sum
+    is the cost of T+1 frames; the mean, the per-frame average the paper's Table 1 reports."""
+    key = arch_complexity(arch.key, num_joints=num_joints, input_size=input_size)
+    return [key] + [frame_complexity(f, num_joints=num_joints, input_size=input_size) for f in arch.frames]

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from vipnas.nn.fusion import Fusion
 from vipnas.nn.layers import GlobalContext, SqueezeExcite, conv_norm_act, deconv_padding, make_stem
 from vipnas.space.blocks import BlockSpec
 from vipnas.space.family import gc_planes, se_channels
@@ -154,4 +155,6 @@ def build_block(block: BlockSpec) -> nn.Module:
         )  # fmt: skip
     if block.kind == "final":
         return nn.Conv2d(block.in_channels, block.out_channels, kernel_size=1)
+    if block.kind == "fusion":
+        return Fusion(block.in_channels, block.out_channels, block.op)
     raise ValueError(f"unknown block kind {block.kind!r}")

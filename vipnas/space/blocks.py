@@ -29,6 +29,7 @@ __all__ = [
     "check_buildable",
     "check_stage_count",
     "feature_info",
+    "fusion_block",
     "head_blocks",
     "output_size",
     "space_blocks",
@@ -36,7 +37,7 @@ __all__ = [
     "stem_block",
 ]
 
-BLOCK_KINDS = ("stem", "bottleneck", "mobile", "deconv", "final")
+BLOCK_KINDS = ("stem", "bottleneck", "mobile", "deconv", "final", "fusion")
 DECONV_KERNELS = (2, 3, 4)  # the kernel sizes whose stride-2 deconvolution exactly doubles the resolution
 # latency-table keys keep the names they were written with (tables measured before the rename stay readable)
 _KEY_NAMES = {"in_height": "height", "in_width": "width"}
@@ -72,6 +73,7 @@ class BlockSpec:
     expansion: bool = False
     activation: str = ""
     pool: bool = False
+    op: str = ""  # fusion: add | mul | cat
     stage: int = field(default=-1, compare=False)
     index: int = field(default=0, compare=False)
 
@@ -81,7 +83,7 @@ class BlockSpec:
         h, w = self.in_height, self.in_width
         if self.kind == "deconv":
             return 2 * h, 2 * w
-        if self.kind == "final":
+        if self.kind in ("final", "fusion"):
             return h, w
         h, w = output_size(h, self.kernel_size, self.stride), output_size(w, self.kernel_size, self.stride)
         if self.pool:
@@ -93,7 +95,7 @@ class BlockSpec:
         return "|".join(
             f"{_KEY_NAMES.get(f.name, f.name)}={v}"
             for f, v in zip(fields(self), astuple(self), strict=True)
-            if f.compare
+            if f.compare and not (f.name == "op" and not v)  # keys written before fusion blocks existed stay valid
         )
 
     @classmethod
@@ -103,7 +105,10 @@ class BlockSpec:
         for f in fields(cls):
             if not f.compare:
                 continue
-            text = values[_KEY_NAMES.get(f.name, f.name)]
+            name = _KEY_NAMES.get(f.name, f.name)
+            if name not in values and f.name == "op":
+                continue
+            text = values[name]
             kwargs[f.name] = text if f.type == "str" else (text == "True" if f.type == "bool" else int(text))
         return cls(**kwargs)
 
@@ -217,6 +222,20 @@ def feature_info(arch: Arch) -> list[FeatureInfo]:
         FeatureInfo(f"F{number}", stage, spec.output_channels(arch.stages[stage]), strides[stage])
         for number, stage in enumerate(spec.feature_stages, start=1)
     ]
+
+
+def fusion_block(
+    arch: Arch, fusion: int, op: str, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)
+) -> BlockSpec:
+    """The temporal fusion module of a T-ViPNet (ViPNAS Fig. 2) at fusion point ``fusion`` (1..4 for F1..F4) of
+    ``arch``: the K propagated heatmaps, resized to that stage's resolution, embedded to its C channels, combined with
+    its features by ``op`` and projected back to C (``in_channels`` K, ``out_channels`` C, resolution: the stage's)."""
+    info = feature_info(arch)[fusion - 1]
+    height, width = input_size
+    return BlockSpec(
+        "fusion", num_joints, info.channels, height // info.stride, width // info.stride, op=op, stage=info.stage,
+        index=-1,
+    )  # fmt: skip
 
 
 def space_blocks(space: object, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> list[BlockSpec]:

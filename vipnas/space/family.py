@@ -18,6 +18,7 @@ class StageWidths(Protocol):
     width: int
     expand_ratio: int
 
+
 __all__ = ["FAMILY_SPECS", "MOBILENETV3", "RESNET", "FamilySpec", "gc_planes", "se_channels"]
 
 

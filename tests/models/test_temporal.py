@@ -212,3 +212,34 @@ def test_complexity_sums_frames_and_counts_the_fusion_module(trained_supernet) -
         inputs = 2 * info.channels if frame.op == "cat" else info.channels
         assert fusion[1] == (17 * info.channels + inputs * info.channels) * h * w  # two 1x1 convs at the stage size
         assert counted == frame_complexity(frame, input_size=INPUT) and isinstance(counted, Complexity)
+
+
+def test_t_vipnet_exports_to_onnx_with_two_inputs_and_round_trips_as_a_checkpoint(trained_supernet, tmp_path) -> None:
+    import numpy as np
+    import onnxruntime
+
+    import vipnas
+    from vipnas.models.export import export_onnx, read_onnx_metadata
+
+    frame = trained_supernet.space.sample_frame(random.Random(9))
+    static = trained_supernet.extract(frame).eval()
+    assert export_onnx(static, tmp_path / "t.onnx") < 1e-3  # checked against PyTorch in ONNX Runtime, batch 1 and 2
+    session = onnxruntime.InferenceSession(str(tmp_path / "t.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image", "previous_heatmaps"]
+    x, heatmaps = torch.randn(3, 3, *INPUT), torch.rand(3, 17, 16, 16)
+    (got,) = session.run(None, {"image": x.numpy(), "previous_heatmaps": heatmaps.numpy()})
+    with torch.no_grad():
+        expected = static(x, heatmaps).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4 * float(np.abs(expected).max()))
+    assert read_onnx_metadata(tmp_path / "t.onnx")["num_joints"] == 17
+
+    vipnas.save_model(static, tmp_path / "t.pth")
+    loaded = vipnas.load_model(tmp_path / "t.pth")
+    assert loaded.frame == frame and loaded.stage == static.stage and not loaded.training
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, heatmaps), static(x, heatmaps))
+    vipnas.save_model(trained_supernet, tmp_path / "supernet.pth")
+    supernet = vipnas.load_model(tmp_path / "supernet.pth")
+    assert supernet.space.key == trained_supernet.space.key and supernet.space.length == 3
+    with torch.no_grad(), supernet.using(frame):
+        torch.testing.assert_close(supernet(x, heatmaps), static(x, heatmaps))

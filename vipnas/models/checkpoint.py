@@ -4,11 +4,14 @@
 A vipnas checkpoint is a dict saved with ``torch.save``::
 
     {"format": "vipnas", "format_version": 1, "vipnas_version": "...",
-     "kind": "network" | "supernet",
+     "kind": "network" | "supernet" | "t_vipnet" | "temporal_supernet",
      "metadata": {...ModelMetadata...},
-     "arch": {...} | None,            # networks: the arch they were built from
+     "arch": {...} | None,            # networks: the arch they were built from (T-ViPNets: the spatial arch;
+                                      # temporal supernets: the key arch)
      "space": {...} | None,           # supernets: the search space they cover
      "state_dict": {...},
+     "frame": {...},                  # T-ViPNets only: FrameChoice (arch, fusion point, op)
+     "length": T,                     # temporal supernets only
      ...}                             # training adds optimizer, scheduler, epoch, RNG states, config
 
 Other parts (training, extraction, conversion) add their own keys; :func:`load_model` reads only the above.
@@ -68,16 +71,25 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
 def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
     """The model part of a checkpoint: format tag, kind, metadata, arch or space, and weights."""
+    from vipnas.models.temporal import TemporalNetwork, TemporalSupernet
     from vipnas.version import __version__
 
+    extra: dict[str, Any] = {}
     if isinstance(model, PoseSupernet):
         kind, arch, space = "supernet", None, model.space.to_dict()
     elif isinstance(model, PoseNetwork):
         kind, arch, space = "network", (model.arch.to_dict() if model.arch else None), None
+    elif isinstance(model, TemporalNetwork):  # a T-ViPNet: its frame choice (spatial arch, fusion point and op)
+        kind, arch, space = "t_vipnet", model.frame.arch.to_dict(), None
+        extra = {"frame": model.frame.to_dict()}
+    elif isinstance(model, TemporalSupernet):
+        temporal = model.space
+        kind, arch, space = "temporal_supernet", temporal.key.to_dict(), temporal.space.to_dict()
+        extra = {"length": temporal.length}
     else:
         raise TypeError(
-            f"cannot checkpoint a {type(model).__module__}.{type(model).__qualname__}; "
-            "expected a PoseNetwork or PoseSupernet (from vipnas.create_model or vipnas.load_model)"
+            f"cannot checkpoint a {type(model).__module__}.{type(model).__qualname__}; expected a PoseNetwork, "
+            "PoseSupernet, TemporalNetwork or TemporalSupernet (from vipnas.create_model or vipnas.load_model)"
         )
     metadata: ModelMetadata | None = getattr(model, "metadata", None)
     if not isinstance(metadata, ModelMetadata):
@@ -91,6 +103,7 @@ def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
         "arch": arch,
         "space": space,
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+        **extra,
     }
 
 
@@ -194,8 +207,24 @@ def model_from_payload(payload: dict[str, Any], *, source: str = "checkpoint") -
         if payload.get("arch") is None:
             raise ValueError(f"{source}: a network checkpoint needs its arch")
         model = build_static(Arch.from_dict(payload["arch"], source=f"{source}:arch"), name=metadata.name, **options)
+    elif payload["kind"] == "t_vipnet":
+        from vipnas.models.temporal import build_t_vipnet
+        from vipnas.space.temporal import FrameChoice
+
+        frame = FrameChoice.from_dict(payload.get("frame"), source=f"{source}:frame")
+        model = build_t_vipnet(frame, name=metadata.name, **options)
+    elif payload["kind"] == "temporal_supernet":
+        from vipnas.models.temporal import TemporalSupernet
+        from vipnas.space.temporal import TemporalSpace
+
+        key = Arch.from_dict(payload["arch"], source=f"{source}:arch")
+        temporal = TemporalSpace(SearchSpace.from_dict(payload["space"]), key, int(payload.get("length", 3)))
+        model = TemporalSupernet(temporal, **options)
     else:
-        raise ValueError(f"{source}: unknown checkpoint kind {payload['kind']!r}; expected 'network' or 'supernet'")
+        raise ValueError(
+            f"{source}: unknown checkpoint kind {payload['kind']!r}; expected 'network', 'supernet', 't_vipnet' or "
+            "'temporal_supernet'"
+        )
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as error:

@@ -23,21 +23,39 @@ from vipnas.permissions import new_file_mode
 __all__ = ["check_onnx", "export_onnx", "onnx_bytes", "read_onnx_metadata"]
 
 
-def onnx_bytes(module: nn.Module, example: torch.Tensor, *, dynamic_batch: bool = False, opset: int = 17) -> bytes:
+def _inputs(module: nn.Module) -> tuple[str, ...]:
+    """The ONNX input names: ``image``, and for a T-ViPNet also ``previous_heatmaps`` (warped into the crop)."""
+    return ("image", "previous_heatmaps") if hasattr(module, "fusion") else ("image",)
+
+
+def _examples(module: nn.Module, batch: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    height, width = module.metadata.input_size  # type: ignore[union-attr]
+    stride, joints = module.metadata.heatmap_stride, module.metadata.num_joints  # type: ignore[union-attr]
+    image = torch.randn(batch, 3, height, width, generator=generator)
+    if len(_inputs(module)) == 1:
+        return (image,)
+    return image, torch.rand(batch, joints, height // stride, width // stride, generator=generator)
+
+
+def onnx_bytes(
+    module: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], *, dynamic_batch: bool = False, opset: int = 17
+) -> bytes:
     """Serialise an eval-mode module to ONNX with the TorchScript exporter (exact for these networks; the newer
-    torch.export path would need onnxscript)."""
+    torch.export path would need onnxscript). A T-ViPNet takes ``(image, previous_heatmaps)``."""
     buffer = io.BytesIO()
-    axes = {"image": {0: "batch"}, "heatmaps": {0: "batch"}} if dynamic_batch else None
+    names = _inputs(module)
+    examples = example if isinstance(example, tuple) else (example,)
+    axes = {name: {0: "batch"} for name in (*names, "heatmaps")} if dynamic_batch else None
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             module,
-            (example,),
+            examples,
             buffer,
             dynamo=False,
             opset_version=opset,
-            input_names=["image"],
+            input_names=list(names),
             output_names=["heatmaps"],
             dynamic_axes=axes,
         )
@@ -58,10 +76,10 @@ def export_onnx(model: nn.Module, path: str | Path, *, opset: int = 17, check: b
 
     model = model.eval()
     metadata = model.metadata
-    height, width = metadata.input_size
-    example = torch.randn(1, 3, height, width)
-    proto = onnx.load_from_string(onnx_bytes(model, example, dynamic_batch=True, opset=opset))
+    proto = onnx.load_from_string(onnx_bytes(model, _examples(model, 1), dynamic_batch=True, opset=opset))
     props = {"vipnas_metadata": json.dumps(metadata.to_dict()), "producer": "vipnas"}
+    if hasattr(model, "frame"):  # a T-ViPNet says where its heatmaps enter
+        props["vipnas_frame"] = json.dumps(model.frame.to_dict())
     for key, value in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -81,14 +99,14 @@ def check_onnx(model: nn.Module, path: str | Path, *, batches: tuple[int, ...] =
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    height, width = model.metadata.input_size
     generator = torch.Generator().manual_seed(0)
     worst = 0.0
     for batch in batches:
-        x = torch.randn(batch, 3, height, width, generator=generator)
+        inputs = _examples(model, batch, generator)
         with torch.no_grad():
-            expected = model(x).numpy()
-        got = session.run(None, {"image": x.numpy()})[0]
+            expected = model(*inputs).numpy()
+        feeds = {name: tensor.numpy() for name, tensor in zip(_inputs(model), inputs, strict=True)}
+        got = session.run(None, feeds)[0]
         difference = float(np.abs(got - expected).max())
         tolerance = 1e-4 * float(np.abs(expected).max()) + 1e-5
         if got.shape != expected.shape or difference > tolerance:

@@ -22,13 +22,14 @@ from torch import nn
 
 from vipnas.elastic.fusion import ElasticFusion
 from vipnas.models.metadata import ModelMetadata
-from vipnas.models.pose import PoseNetwork
+from vipnas.models.pose import PoseNetwork, build_static
 from vipnas.models.supernet import PoseSupernet
+from vipnas.nn.blocks import build_block
 from vipnas.nn.fusion import Fusion
-from vipnas.space.blocks import feature_info
+from vipnas.space.blocks import feature_info, fusion_block
 from vipnas.space.temporal import FUSION_OPS, FUSION_POINTS, FrameChoice, TemporalSpace
 
-__all__ = ["TemporalNetwork", "TemporalSupernet"]
+__all__ = ["TemporalNetwork", "TemporalSupernet", "build_t_vipnet"]
 
 
 def _check_heatmaps(heatmaps: torch.Tensor, crops: torch.Tensor, num_joints: int) -> None:
@@ -62,6 +63,24 @@ class TemporalNetwork(nn.Module):
         """Every backbone stage's output, the fused one included."""
         _check_heatmaps(heatmaps, crops, self.metadata.num_joints)
         return self.network.forward_features(crops, after={self.stage: lambda f: self.fusion(f, heatmaps)})
+
+
+def build_t_vipnet(
+    frame: FrameChoice,
+    *,
+    num_joints: int = 17,
+    input_size: tuple[int, int] = (256, 192),
+    name: str = "t_vipnet",
+    dataset: str = "COCO",
+) -> TemporalNetwork:
+    """The static T-ViPNet of ``frame``, freshly initialised: its spatial network and the fusion module the walk
+    places at its fusion point (:func:`vipnas.space.blocks.fusion_block`)."""
+    network = build_static(frame.arch, num_joints=num_joints, input_size=input_size, name=name, dataset=dataset)
+    block = fusion_block(frame.arch, frame.fusion, frame.op, num_joints=num_joints, input_size=input_size)
+    fusion = build_block(block)
+    assert isinstance(fusion, Fusion)
+    fusion.reset_projection()
+    return TemporalNetwork(network, fusion, block.stage, frame)
 
 
 class TemporalSupernet(nn.Module):

@@ -137,3 +137,29 @@ def test_latency_table_command(tmp_path, capsys) -> None:
     assert summary["archs"] == 1 and summary["units"] == len(LatencyTable.load(out).entries)
     assert main([*args, "--space", "vgg"]) == 1
     assert "unknown search space" in capsys.readouterr().err
+
+
+def test_fusion_units_are_timed_and_predict_t_vipnets(tmp_path) -> None:
+    from vipnas.space.blocks import space_fusion_blocks
+    from vipnas.space.temporal import FUSION_OPS, FrameChoice, TemporalSpace
+
+    space = MOBILENETV3_TINY_SPACE
+    plain = build_table(space, input_size=SIZE, repeats=1, min_seconds=0.0, progress=False, calibrate=0)
+    temporal = TemporalSpace(space, space.largest(), length=3)
+    arch = temporal.sample(random.Random(2))
+    with pytest.raises(ValueError, match="--fusion"):
+        plain.predict_frame(arch.frames[0])
+    table = build_table(
+        space, input_size=SIZE, repeats=1, min_seconds=0.0, progress=False, calibrate=0, fusion=True,
+        out=plain.save(tmp_path / "t.json"),
+    )  # fmt: skip
+    fusions = space_fusion_blocks(space, input_size=SIZE)
+    assert {b.op for b in fusions} == set(FUSION_OPS) and {b.stage for b in fusions} == {1, 2, 4, 5}
+    assert len(table.entries) == len(plain.entries) + len(fusions)
+    assert all(table.entries[k] == v for k, v in plain.entries.items())  # resumed: spatial units not re-timed
+    predicted = table.predict_temporal(arch)
+    assert len(predicted) == 4 and predicted[0] == table.predict(arch.key)
+    for frame, value in zip(arch.frames, predicted[1:], strict=True):
+        assert value == pytest.approx(table.predict(frame.arch) + table.fusion_ms(frame)) and table.fusion_ms(frame) > 0
+    cat, add = (table.fusion_ms(FrameChoice(space.largest(), 1, op)) for op in ("cat", "add"))
+    assert cat != add  # different modules, measured separately

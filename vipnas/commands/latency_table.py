@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", default=None, help="table JSON (default latency/<space>_<runtime>_<threads>t_<H>x<W>.json)"
     )
     parser.add_argument("--validate", type=int, default=20, metavar="N", help="measure N random archs (0: skip)")
+    parser.add_argument(
+        "--fusion", action="store_true", help="also time the temporal fusion modules (for T-ViPNet latency budgets)"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         num_joints=args.num_joints,
         repeats=args.repeats,
         out=out,
+        fusion=args.fusion,
     )
     summary: dict = {"table": out, "units": len(table.entries), "runtime": table.runtime, "threads": table.threads}
     summary["machine"] = table.machine["cpu"]

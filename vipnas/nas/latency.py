@@ -34,8 +34,9 @@ from vipnas.models.pose import build_static
 from vipnas.nn.blocks import build_block
 from vipnas.permissions import new_file_mode
 from vipnas.space.arch import Arch
-from vipnas.space.blocks import BlockSpec, arch_blocks, space_blocks
+from vipnas.space.blocks import BlockSpec, arch_blocks, fusion_block, space_blocks, space_fusion_blocks
 from vipnas.space.search_space import SearchSpace
+from vipnas.space.temporal import FrameChoice, TemporalArch
 
 __all__ = [
     "RUNTIMES",
@@ -125,6 +126,18 @@ def make_runner(
     return lambda: session.run(None, feed)
 
 
+class _WithHeatmaps(nn.Module):
+    """A fusion module with a fixed heatmap input, so that it times like any one-input unit."""
+
+    def __init__(self, fusion: nn.Module, num_joints: int, input_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.fusion = fusion
+        self.register_buffer("heatmaps", torch.rand(1, num_joints, input_size[0] // 4, input_size[1] // 4))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fusion(features, self.heatmaps)
+
+
 def measure_latency(run: Callable[[], Any], *, repeats: int = 15, warmup: int = 3, min_seconds: float = 0.05) -> float:
     """Median wall time of ``run`` in milliseconds over at least ``repeats`` calls (more for very fast units, until
     ``min_seconds`` have been spent)."""
@@ -178,6 +191,30 @@ class LatencyTable:
                 )
             total += self.entries[key]
         return total
+
+    def fusion_ms(self, frame: FrameChoice) -> float:
+        """Measured latency (ms) of a T-ViPNet's fusion module.
+
+        Raises:
+            ValueError: the table has no fusion entries (build it with ``fusion=True`` / ``--fusion``).
+        """
+        key = fusion_block(
+            frame.arch, frame.fusion, frame.op, num_joints=self.num_joints, input_size=self.input_size
+        ).key()
+        if key not in self.entries:
+            raise ValueError(
+                f"latency table ({self.space}, {self.runtime}) has no entry for the fusion module {key}; rebuild "
+                "it with vipnas latency-table --fusion"
+            )
+        return self.entries[key]
+
+    def predict_frame(self, frame: FrameChoice) -> float:
+        """Predicted latency (ms) of one non-key frame's T-ViPNet: its spatial network and its fusion module."""
+        return self.scale * (self.unit_sum(frame.arch) + self.fusion_ms(frame)) + self.offset_ms
+
+    def predict_temporal(self, arch: TemporalArch) -> list[float]:
+        """Predicted latency (ms) per frame of a key frame (the S-ViPNet) and its T non-key frames."""
+        return [self.predict(arch.key)] + [self.predict_frame(frame) for frame in arch.frames]
 
     def predict(self, arch: Arch) -> float:
         """Predicted latency (ms) of ``arch``: ``scale * unit_sum + offset_ms``. The linear correction is fitted on
@@ -238,10 +275,13 @@ def build_table(
     progress: bool = True,
     save_every: int = 25,
     calibrate: int = 5,
+    fusion: bool = False,
 ) -> LatencyTable:
     """Time every unit of ``space``, then fit the linear correction on ``calibrate`` whole random networks
     (drawn with a seed that :func:`validate_table` does not use). With ``out``, the partial table is saved every
-    ``save_every`` units and a table already at ``out`` (same conditions) is resumed instead of re-measured."""
+    ``save_every`` units and a table already at ``out`` (same conditions) is resumed instead of re-measured. With
+    ``fusion``, the temporal fusion modules a T-ViPNet of the space can contain are timed too (fed with a fixed
+    K x H/4 x W/4 heatmap input, as at run time)."""
     table = LatencyTable(
         runtime=runtime, threads=threads, input_size=tuple(input_size), num_joints=num_joints, space=space.name
     )
@@ -252,9 +292,10 @@ def build_table(
             raise ValueError(f"{out} holds a table for other conditions {same}; choose another --out")
         table.entries = previous.entries
         table.calibration, table.scale, table.offset_ms = previous.calibration, previous.scale, previous.offset_ms
-    units = [
-        u for u in space_blocks(space, num_joints=num_joints, input_size=input_size) if u.key() not in table.entries
-    ]
+    wanted = space_blocks(space, num_joints=num_joints, input_size=input_size)
+    if fusion:
+        wanted += space_fusion_blocks(space, num_joints=num_joints, input_size=input_size)
+    units = [u for u in wanted if u.key() not in table.entries]
     iterator: Iterable[BlockSpec] = units
     if progress:
         from tqdm import tqdm
@@ -263,7 +304,10 @@ def build_table(
     torch.manual_seed(0)
     for count, unit in enumerate(iterator, 1):
         module = build_block(unit).eval()
-        run = make_runner(module, (1, unit.in_channels, unit.in_height, unit.in_width), runtime, threads)
+        channels = unit.in_channels
+        if unit.kind == "fusion":  # its input is the stage's features; the heatmaps are the fixed second input
+            module, channels = _WithHeatmaps(module, num_joints, input_size), unit.out_channels
+        run = make_runner(module, (1, channels, unit.in_height, unit.in_width), runtime, threads)
         table.entries[unit.key()] = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
         if out is not None and count % save_every == 0:
             table.save(out)

@@ -33,6 +33,7 @@ __all__ = [
     "head_blocks",
     "output_size",
     "space_blocks",
+    "space_fusion_blocks",
     "stage_block",
     "stem_block",
 ]
@@ -280,6 +281,28 @@ def space_blocks(space: object, *, num_joints: int = 17, input_size: tuple[int, 
             for kernel in space.head.kernel_sizes:  # type: ignore[attr-defined]
                 for block in head_blocks(spec, HeadArch(head.width, kernel, head.groups), cin, size, num_joints):
                     found[block] = None
+    return list(found)
+
+
+def space_fusion_blocks(
+    space: object, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)
+) -> list[BlockSpec]:
+    """Every distinct fusion module a T-ViPNet of ``space`` can contain: each fusion point F1..F4, each channel
+    count its stage can have, each op (what the latency table times for the temporal search)."""
+    from vipnas.space.temporal import FUSION_OPS
+
+    spec: FamilySpec = space.spec  # type: ignore[attr-defined]
+    points = feature_info(space.largest())  # type: ignore[attr-defined]  (strides do not depend on the arch)
+    found: dict[BlockSpec, None] = {}
+    for point in points:
+        widths = sorted({spec.output_channels(c.stage()) for c in space.width_choices[point.stage]})  # type: ignore[attr-defined]
+        for channels in widths:
+            for op in FUSION_OPS:
+                block = BlockSpec(
+                    "fusion", num_joints, channels, input_size[0] // point.stride, input_size[1] // point.stride,
+                    op=op, stage=point.stage, index=-1,
+                )  # fmt: skip
+                found[block] = None
     return list(found)
 
 

@@ -7,9 +7,7 @@ import torch
 from samples import SHARED
 
 from vipnas.codec import MSRAHeatmap, UDPHeatmap
-from vipnas.data import synthpose
 from vipnas.data.augment import AugmentConfig, sample_crop
-from vipnas.data.clips import ClipDataset, find_clips
 from vipnas.data.coco import load_coco
 from vipnas.data.dataset import TopDownDataset, build_loader
 from vipnas.data.files import read_image
@@ -201,38 +199,3 @@ def test_collate_keeps_posetrack_ids_and_types():
     assert moved.heatmaps.shape == (14, 17, 32, 24) and moved.target_weight.shape == (14, 17)
     with pytest.raises(ValueError, match="empty"):
         collate([])
-
-
-def test_clips_share_one_crop_across_consecutive_frames(synth_root):
-    videos = synthpose.load(synth_root, "train", videos=True)
-    clips = find_clips(videos, 3)
-    assert clips and all(len(clip) == 3 for clip in clips)
-    dataset = ClipDataset(
-        videos,
-        frames=3,
-        codec=MSRAHeatmap(input_size=(96, 128), heatmap_size=(24, 32)),
-        input_size=(96, 128),
-        augment=AugmentConfig(),
-        seed=4,
-    )
-    assert len(dataset) == len(clips)
-    sample = dataset[0]
-    assert sample.image.shape == (3, 3, 128, 96) and sample.heatmaps.shape == (3, 17, 32, 24)
-    assert sample.target_weight.shape == (3, 17) and sample.keypoints.shape == (3, 17, 2)
-    assert np.all(np.diff(sample.image_id) == 1) and len({p.rsplit("/", 2)[1] for p in sample.image_path}) == 1
-    for name in ("center", "scale", "rotation", "flip"):
-        values = np.asarray(getattr(sample, name))
-        assert (values == values[0]).all(), name
-    assert (sample.inverse_affine == sample.inverse_affine[0]).all()
-    assert sample.track_id == clips[0][0].track_id
-    batch = collate([dataset[0], dataset[1]])
-    assert batch.image.shape == (2, 3, 3, 128, 96) and batch.image_id.shape == (2, 3)
-    plain = ClipDataset(videos, frames=3, input_size=(96, 128))[0]  # no augmentation: the union box, padded
-    for instance, keypoints, visible in zip(clips[0], plain.keypoints, plain.visible, strict=True):
-        x, y, w, h = instance.box
-        low, high = plain.center[0] - plain.scale[0] / 2, plain.center[0] + plain.scale[0] / 2
-        assert low[0] <= x and low[1] <= y and x + w <= high[0] and y + h <= high[1]
-        inside = keypoints[visible > 0]
-        assert ((inside >= 0) & (inside <= [96, 128])).all()
-    with pytest.raises(ValueError, match="frames"):
-        find_clips(videos, 0)

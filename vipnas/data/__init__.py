@@ -27,8 +27,8 @@ field)::
 leading N axis for the rest, a list of paths); :func:`build_loader` wraps it in a seeded ``DataLoader``.
 
 Glossary: *instance* = one annotated (or detected) person; *crop* = the affine-warped network input around it;
-*clip* = T+1 consecutive frames of one track cropped alike; *SynthPose* = the procedural benchmark in
-:mod:`vipnas.data.synthpose`.
+*clip* = T+1 consecutive frames of one track, each cropped from its own box with one shared augmentation;
+*SynthPose* = the procedural benchmark in :mod:`vipnas.data.synthpose`.
 """
 
 from __future__ import annotations

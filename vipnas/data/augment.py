@@ -108,7 +108,7 @@ def sample_crop(
     config: AugmentConfig,
     rng: np.random.Generator,
 ) -> CropParams:
-    """Sample the crop of one instance (or of one whole clip, with its shared box).
+    """Sample the crop of one instance (a clip draws it once and applies it to every frame's own box).
 
     Args:
         box: (4,) ``(x, y, w, h)`` person box in the original image.

@@ -89,9 +89,11 @@ class Budget:
 def check_feasible(space: SearchSpace, budget: Budget) -> None:
     """Raise :class:`InfeasibleBudgetError` when even the space's smallest arch exceeds a MACs or parameter budget
     (both grow monotonically with every choice, so the smallest arch is the cheapest)."""
-    smallest = space.smallest()
+    smallest = budget.cheapest(space) if hasattr(budget, "cheapest") else space.smallest()  # temporal: see there
     cost = budget.cost(smallest)
-    monotone = Budget(budget.max_macs, budget.max_params, input_size=budget.input_size, num_joints=budget.num_joints)
+    monotone = type(budget)(
+        budget.max_macs, budget.max_params, input_size=budget.input_size, num_joints=budget.num_joints
+    )
     reasons = monotone.violations(cost)
     if reasons:
         raise InfeasibleBudgetError(
@@ -111,7 +113,7 @@ def sample_under_budget(space: SearchSpace, rng: random.Random, budget: Budget, 
         arch = space.sample(rng)
         if budget.fits(arch):
             return arch
-    smallest = budget.cost(space.smallest())
+    smallest = budget.cost(budget.cheapest(space) if hasattr(budget, "cheapest") else space.smallest())
     latency = f", {smallest.latency_ms:.2f} ms" if smallest.latency_ms is not None else ""
     raise InfeasibleBudgetError(
         f"no arch meeting ({budget.describe()}) found in {max_tries} uniform draws from {space.name}; "

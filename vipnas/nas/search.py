@@ -45,7 +45,7 @@ Evaluator = Callable[[Arch], dict[str, float]]
 
 @dataclass
 class Candidate:
-    """One evaluated arch."""
+    """One evaluated arch (an :class:`Arch`, or a ``TemporalArch`` in the temporal search)."""
 
     arch: Arch
     macs: int
@@ -72,8 +72,16 @@ class Candidate:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "candidates") -> Candidate:
         try:
+            record = data["arch"]
+            arch: Any
+            if isinstance(record, dict) and "frames" in record:  # a temporal search's candidate
+                from vipnas.space.temporal import TemporalArch
+
+                arch = TemporalArch.from_dict(record, source=f"{source}:arch")
+            else:
+                arch = Arch.from_dict(record, source=f"{source}:arch")
             return cls(
-                Arch.from_dict(data["arch"], source=f"{source}:arch"),
+                arch,
                 int(data["macs"]),
                 int(data["params"]),
                 data["latency_ms"],

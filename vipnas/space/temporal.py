@@ -142,6 +142,11 @@ class TemporalSpace:
         if length < 1:
             raise ValueError(f"a temporal space needs at least one non-key frame (T >= 1), got {length}")
         self.space, self.key, self.length = space, key, length
+        self.name = f"{space.name}_temporal_t{length}"
+
+    def size(self) -> int:
+        """Number of distinct temporal archs: (frame archs x fusion points x ops) ** T."""
+        return (self.frame_space.size() * len(FUSION_POINTS) * len(FUSION_OPS)) ** self.length
 
     @cached_property
     def frame_space(self) -> SearchSpace:

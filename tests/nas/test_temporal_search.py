@@ -1,0 +1,106 @@
+"""Automatic computation allocation: temporal budgets, candidates scored by propagation over validation clips
+(PoseTrack mAP over non-key and all frames), random search and evolution deterministic and within budget."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from vipnas.codec import build_codec
+from vipnas.data import synthpose
+from vipnas.data.clips import ClipDataset
+from vipnas.data.dataset import build_loader
+from vipnas.data.synthpose.generate import SynthPoseLayout
+from vipnas.demo import PRETRAINED
+from vipnas.models.checkpoint import load_model
+from vipnas.models.complexity import temporal_complexity
+from vipnas.models.temporal import TemporalSupernet
+from vipnas.nas.budget import InfeasibleBudgetError
+from vipnas.nas.search import ResultStore, evolutionary_search, random_search
+from vipnas.nas.temporal import TemporalBudget, TemporalEvaluator, align_on_key_frames
+from vipnas.space.temporal import TemporalSpace
+
+LENGTH = 3
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """The shipped trained tiny supernet as a T-supernet (its largest arch is the key: the frame space is the whole
+    tiny space, so every T-ViPNet starts as a trained spatial sub-network) and SynthPose easy videos."""
+    root = tmp_path_factory.mktemp("temporal-search")
+    synthpose.generate(root, images=2, videos=3, frames=8, seed=2, workers=1, progress=False)
+    layout = SynthPoseLayout(root)
+    pretrained = load_model(PRETRAINED)
+    key = pretrained.extract_subnet(pretrained.space.largest()).eval()
+    space = TemporalSpace(pretrained.space, key.arch, length=LENGTH)
+    supernet = TemporalSupernet.from_key_network(key, space)
+    supernet.network.load_state_dict(pretrained.state_dict())  # every sub-network trained, not only the key's
+    height, width = key.metadata.input_size
+    codec = build_codec("dark", input_size=(width, height), heatmap_size=(width // 4, height // 4), sigma=2.0)
+
+    def clips(split: str) -> list:
+        videos = synthpose.load(root, split, videos=True)
+        dataset = ClipDataset(videos, frames=LENGTH + 1, stride=LENGTH + 1, input_size=(width, height), codec=codec)
+        return list(build_loader(align_on_key_frames(dataset), batch_size=8, num_workers=0))
+
+    evaluator = TemporalEvaluator(
+        supernet, key, calibration_batches=clips("train")[:2], val_batches=clips("val"),
+        ground_truth=layout.video_annotations("val"), codec=codec,
+    )  # fmt: skip
+    return space, supernet, key, evaluator
+
+
+def test_budget_is_the_per_frame_average_and_names_its_bounds(setup) -> None:
+    space, *_ = setup
+    arch = space.sample(random.Random(0))
+    budget = TemporalBudget(max_macs=1e12, input_size=(128, 96))
+    cost = budget.cost(arch)
+    frames = temporal_complexity(arch, input_size=(128, 96))
+    assert cost.frame_macs == tuple(f.macs for f in frames) and cost.total_macs == sum(f.macs for f in frames)
+    assert cost.macs == round(cost.total_macs / (LENGTH + 1)) and cost.params == sum(f.params for f in frames)
+    tight = TemporalBudget(max_macs=cost.macs - 1, input_size=(128, 96))
+    assert not tight.fits(arch) and "MACs per frame" in tight.violations(cost)[0]
+    cheapest = budget.cheapest(space)
+    assert all(budget.cost(space.sample(random.Random(s))).macs >= budget.cost(cheapest).macs for s in range(20))
+    with pytest.raises(InfeasibleBudgetError, match="below the smallest"):
+        random_search(space, lambda a: {}, TemporalBudget(max_macs=1.0, input_size=(128, 96)), num_candidates=1)
+    with pytest.raises(ValueError, match="finite positive"):
+        TemporalBudget(max_macs=float("nan"))
+
+
+def test_evaluation_propagates_and_scores_non_key_and_all_frames(setup) -> None:
+    space, _, _, evaluator = setup
+    largest = space.extreme("largest", random.Random(0))
+    metrics = evaluator(largest)
+    assert {"Total", "Total_all", "Head", "Head_all"} <= set(metrics)
+    assert 0 < metrics["Total"] <= 100 and 0 < metrics["Total_all"] <= 100
+    # with zero-initialised fusion the largest T-ViPNet is the key network: every frame scores like the key's
+    assert metrics == evaluator(largest)  # deterministic
+    smallest = evaluator(space.extreme("smallest", random.Random(0)))
+    assert smallest["Total"] != metrics["Total"]  # the frames' networks decide the non-key score
+    with torch.no_grad():
+        networks = evaluator.networks(largest)
+    assert all(not net.training for net in networks) and len(networks) == LENGTH
+
+
+def test_random_search_and_evolution_respect_the_budget_and_are_deterministic(setup, tmp_path) -> None:
+    space, _, _, evaluator = setup
+    budget = TemporalBudget(max_macs=7.4e6, input_size=(128, 96))
+    first = random_search(space, evaluator, budget, num_candidates=4, seed=1, progress=False)
+    again = random_search(
+        space, evaluator, budget, num_candidates=4, seed=1, progress=False, store=ResultStore(tmp_path / "s.json")
+    )
+    assert [c.arch for c in first.candidates] == [c.arch for c in again.candidates]
+    assert [c.metrics for c in first.candidates] == [c.metrics for c in again.candidates]
+    assert all(c.macs <= 7.4e6 for c in first.candidates) and len({c.metrics["Total"] for c in first.candidates}) > 1
+    resumed = ResultStore(tmp_path / "s.json")  # the store round-trips temporal candidates
+    assert len(resumed) == 4 and {c.arch for c in resumed.all()} == {c.arch for c in first.candidates}
+    evolved = evolutionary_search(
+        space, evaluator, budget, population=3, generations=1, parents=2, mutations=2, crossovers=1, seed=2,
+        mutation_probability=0.3, progress=False, objective="Total",
+    )  # fmt: skip
+    archs = [c.arch for c in evolved.candidates]
+    assert len(archs) == len(set(archs)) == 6 and all(c.macs <= 7.4e6 for c in evolved.candidates)
+    assert evolved.best.metrics["Total"] == max(c.metrics["Total"] for c in evolved.candidates)

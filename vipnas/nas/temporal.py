@@ -1,0 +1,232 @@
+"""Automatic computation allocation (ViPNAS §3.3, eq. 3): search the T-ViPNet of every non-key frame under a budget.
+
+A candidate is a :class:`~vipnas.space.temporal.TemporalArch`. Its cost (:meth:`TemporalBudget.cost`) is the
+per-frame average over the key frame and its T followers — MACs (the figure the paper's Table 1 reports) and,
+with a latency table built with ``--fusion``, predicted latency — plus the parameters of all T+1 deployed
+networks; the sum over the T+1 frames is the average times T+1. Random search (the paper's) and evolution run
+through the same machinery as the spatial search (:mod:`vipnas.nas.search`: deterministic for a seed, a store
+with provenance, resumable, split over ``torchrun`` ranks).
+
+:class:`TemporalEvaluator` scores a candidate by propagating over validation clips: frame 0 through the S-ViPNet,
+frame t through the extracted T-ViPNet of frame t fed with frame t-1's heatmaps warped into its crop; BatchNorm
+statistics of every T-ViPNet are re-estimated first by the same propagation over training clips. Clips start on
+key frames every T+1 frames of a track (as the runtime schedules them), so every predicted person of a frame sits
+at the same position of its clip. It reports PoseTrack mAP (vipnas's poseval) over the non-key frames (``Total``,
+the objective by default) and over all frames (``Total_all``), without the flip test (a flipped crop would need
+flipped propagated heatmaps too).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+
+from vipnas.models.complexity import temporal_complexity
+from vipnas.nn.warp import warp_heatmaps
+from vipnas.space.temporal import FUSION_OPS, FUSION_POINTS, FrameChoice, TemporalArch, TemporalSpace
+
+__all__ = ["TemporalBudget", "TemporalCost", "TemporalEvaluator", "align_on_key_frames", "propagate"]
+
+
+@dataclass(frozen=True)
+class TemporalCost:
+    """``macs`` and ``latency_ms``: per-frame averages over the T+1 frames; ``params``: all T+1 networks;
+    ``frame_macs``: per frame, key frame first."""
+
+    macs: int
+    params: int
+    latency_ms: float | None
+    frame_macs: tuple[int, ...]
+
+    @property
+    def total_macs(self) -> int:
+        return sum(self.frame_macs)
+
+
+@dataclass(frozen=True)
+class TemporalBudget:
+    """Upper bounds on a temporal arch's per-frame average MACs / latency and total parameters (``None``: none).
+
+    Same interface as :class:`vipnas.nas.budget.Budget` (``cost``, ``violations``, ``fits``, ``describe``), so the
+    spatial search strategies run unchanged.
+    """
+
+    max_macs: float | None = None
+    max_params: float | None = None
+    max_latency_ms: float | None = None
+    latency_table: Any = None
+    input_size: tuple[int, int] = (256, 192)
+    num_joints: int = 17
+
+    def __post_init__(self) -> None:
+        if self.max_latency_ms is not None and self.latency_table is None:
+            raise ValueError("a latency budget needs a latency table built with `vipnas latency-table --fusion`")
+        for name in ("max_macs", "max_params", "max_latency_ms"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"budget {name} must be a finite positive number, got {value}")
+
+    def cost(self, arch: TemporalArch) -> TemporalCost:
+        frames = temporal_complexity(arch, num_joints=self.num_joints, input_size=self.input_size)
+        latency = None
+        if self.latency_table is not None:
+            latency = statistics.fmean(self.latency_table.predict_temporal(arch))
+        macs = tuple(frame.macs for frame in frames)
+        return TemporalCost(round(sum(macs) / len(macs)), sum(frame.params for frame in frames), latency, macs)
+
+    def violations(self, cost: TemporalCost) -> list[str]:
+        reasons = []
+        if self.max_macs is not None and cost.macs > self.max_macs:
+            reasons.append(f"{cost.macs / 1e9:.4f} G MACs per frame > {self.max_macs / 1e9:.4f} G")
+        if self.max_params is not None and cost.params > self.max_params:
+            reasons.append(f"{cost.params / 1e6:.3f} M params > {self.max_params / 1e6:.3f} M")
+        if self.max_latency_ms is not None and cost.latency_ms is not None and cost.latency_ms > self.max_latency_ms:
+            reasons.append(f"{cost.latency_ms:.2f} ms per frame > {self.max_latency_ms:.2f} ms")
+        return reasons
+
+    def fits(self, arch: TemporalArch) -> bool:
+        return not self.violations(self.cost(arch))
+
+    def describe(self) -> str:
+        parts = []
+        if self.max_macs is not None:
+            parts.append(f"MACs per frame <= {self.max_macs / 1e9:.4g} G")
+        if self.max_params is not None:
+            parts.append(f"params <= {self.max_params / 1e6:.4g} M")
+        if self.max_latency_ms is not None:
+            parts.append(f"latency per frame <= {self.max_latency_ms:.4g} ms ({self.latency_table.runtime})")
+        return ", ".join(parts) or "unconstrained"
+
+    def cheapest(self, space: TemporalSpace) -> TemporalArch:
+        """The temporal arch of least per-frame MACs: every frame the smallest CNN with its cheapest fusion."""
+        smallest = space.frame_space.smallest()
+        options = [FrameChoice(smallest, point, op) for point in FUSION_POINTS for op in FUSION_OPS]
+        best = min(options, key=lambda frame: self.cost(space.uniform(frame)).macs)
+        return space.uniform(best)
+
+
+def propagate(key: torch.nn.Module, networks: list[Any], batch: Any, *, udp: bool = False) -> list[torch.Tensor]:
+    """Heatmaps of every frame of a batch of clips: frame 0 by ``key``, frame t by ``networks[t-1]`` fed with frame
+    t-1's heatmaps warped into frame t's crop (:func:`vipnas.nn.warp.warp_heatmaps`)."""
+    images = batch.image  # (N, T+1, 3, H, W)
+    affines = torch.as_tensor(np.asarray(batch.inverse_affine), dtype=torch.float64)
+    size = tuple(images.shape[-2:])
+    outputs = [key(images[:, 0])]
+    for t, network in enumerate(networks, start=1):
+        warped = warp_heatmaps(outputs[-1], affines[:, t - 1], affines[:, t], size, udp=udp)
+        outputs.append(network(images[:, t], warped))
+    return outputs
+
+
+def _frame_view(batch: Any, t: int) -> SimpleNamespace:
+    """Frame ``t`` of a batch of clips, with the fields :meth:`PosePredictions.from_crops` reads."""
+    pick = lambda name: np.asarray(getattr(batch, name))[:, t]  # noqa: E731
+    return SimpleNamespace(
+        image_id=pick("image_id"), inverse_affine=pick("inverse_affine"), box_score=pick("box_score"),
+        scale=pick("scale"), annotation_id=pick("annotation_id"), flip=pick("flip"),
+    )  # fmt: skip
+
+
+class TemporalEvaluator:
+    """``evaluator(temporal_arch) -> {"Total", "Total_all", ...}`` for the T-ViPNets of one temporal supernet.
+
+    Args:
+        supernet: the trained ``TemporalSupernet`` (not modified: candidates are extracted copies).
+        key: the S-ViPNet of the key frames (eval mode).
+        calibration_batches: batches of training clips (``ClipDataset``, no augmentation) for BN recalibration.
+        val_batches: batches of validation clips starting on key frames (see the module docstring).
+        ground_truth: the validation videos' folder of official per-video files.
+        codec: the heatmap decoder of the crops.
+        settings: what else the metrics depend on (for the store's provenance).
+    """
+
+    def __init__(
+        self,
+        supernet: Any,
+        key: torch.nn.Module,
+        *,
+        calibration_batches: list[Any],
+        val_batches: list[Any],
+        ground_truth: Any,
+        codec: Any,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        from vipnas.codec import UDPHeatmap
+
+        self.supernet, self.key = supernet.eval(), key.eval()
+        self.calibration_batches, self.val_batches = calibration_batches, val_batches
+        self.ground_truth, self.codec = ground_truth, codec
+        self.udp = isinstance(codec, UDPHeatmap)
+        self.settings = dict(settings or {})
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "calibration_clips": sum(len(batch.image) for batch in self.calibration_batches),
+            "val_clips": sum(len(batch.image) for batch in self.val_batches),
+            "codec": repr(self.codec),
+            "flip": False,
+            **self.settings,
+        }
+
+    @torch.no_grad()
+    def networks(self, arch: TemporalArch) -> list[Any]:
+        """The extracted, BN-recalibrated T-ViPNets of ``arch`` (eval mode)."""
+        from torch import nn
+
+        networks = [self.supernet.extract(frame) for frame in arch.frames]
+        norms = [m for net in networks for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+        for norm in norms:  # cumulative averages over the calibration clips, as vipnas.engine.batchnorm does
+            norm.reset_running_stats()
+            norm.momentum = None
+        for net in networks:
+            net.train()
+        for batch in self.calibration_batches:
+            propagate(self.key, networks, batch, udp=self.udp)
+        for net in networks:
+            net.eval()
+        return networks
+
+    @torch.no_grad()
+    def __call__(self, arch: TemporalArch) -> dict[str, float]:
+        return self.evaluate_networks(self.networks(arch))
+
+    @torch.no_grad()
+    def evaluate_networks(self, networks: list[Any]) -> dict[str, float]:
+        """PoseTrack mAP of any key network + T-ViPNets on the cached validation clips."""
+        from vipnas.evaluation.instances import PosePredictions
+        from vipnas.evaluation.posetrack import evaluate_posetrack
+
+        parts: list[list[PosePredictions]] = [[] for _ in range(len(networks) + 1)]
+        for batch in self.val_batches:
+            for t, heatmaps in enumerate(propagate(self.key, networks, batch, udp=self.udp)):
+                keypoints, scores = self.codec.decode(heatmaps.float().numpy())
+                parts[t].append(PosePredictions.from_crops(keypoints, scores, _frame_view(batch, t)))
+        per_frame = [PosePredictions.concatenate(p) for p in parts]
+        non_key = PosePredictions.concatenate(per_frame[1:])
+        everything = PosePredictions.concatenate(per_frame)
+        metrics: dict[str, float] = {}
+        with tempfile.TemporaryDirectory(prefix="vipnas-temporal-") as folder:
+            for suffix, predictions in (("", non_key), ("_all", everything)):
+                images = {int(i) for i in predictions.image_ids}
+                found = evaluate_posetrack(
+                    self.ground_truth, predictions, f"{folder}/{suffix or 'nonkey'}", image_ids=images
+                )
+                metrics.update({f"{name}{suffix}": float(v) for name, v in found.items() if isinstance(v, float | int)})
+        return metrics
+
+
+def align_on_key_frames(dataset: Any) -> Any:
+    """Keep the clips of ``dataset`` (a ``ClipDataset``) that start on a key frame: frame index a multiple of its
+    clip length T+1, as the runtime schedules key frames. Returns the dataset."""
+    frames = dataset.frames
+    dataset.clips = [clip for clip in dataset.clips if clip[0].image.frame_index % frames == 0]
+    if not dataset.clips:
+        raise ValueError(f"no clip of {frames} frames starts on a key frame (frame index a multiple of {frames})")
+    return dataset

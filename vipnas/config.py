@@ -35,6 +35,7 @@ __all__ = [
     "RuntimeConfig",
     "ScheduleConfig",
     "SupernetConfig",
+    "TemporalConfig",
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",
@@ -51,6 +52,9 @@ PRESET_DIR = Path(__file__).parent / "configs"
 # the names of vipnas.data.synthpose.LEVELS, here so that configs and the CLI need not import the generator
 SYNTHPOSE_LEVELS = ("easy", "medium", "hard")
 
+# vipnas.data.clips: per-frame scale jitter σ stays below 0.5 / JITTER_LIMIT (a crop never shrinks below half)
+CLIP_JITTER_SCALE_LIMIT = 0.25
+
 
 def _choice(value: str, allowed: tuple[str, ...], key: str) -> None:
     if value not in allowed:
@@ -64,11 +68,14 @@ class ModelConfig:
     Attributes:
         name: a registered model (``s_vipnas_res50``, ``mobilenetv3_supernet``, ...), an arch JSON file, a vipnas
             checkpoint (its architecture; weights come only with ``--load-from``), or ``""`` to take the
-            architecture of the ``--load-from`` checkpoint.
+            architecture of the ``--load-from`` checkpoint. In a temporal run (``temporal.key`` set): the spatial
+            supernet whose search space holds the key arch (``mobilenetv3_tiny_supernet``, ...), or a supernet or
+            temporal supernet checkpoint (its search space).
         input_size: network input (height, width) in pixels, multiples of 32.
         init: weight initialisation of a freshly built model: ``normal`` (N(0, 0.001), the paper's and MMPose's)
             or ``kaiming`` (He init, heatmap layer N(0, 0.001); learns much faster from scratch, used by the
-            SynthPose presets). Weights given by ``--load-from`` or ``--resume-from`` replace it.
+            SynthPose presets). Weights given by ``--load-from`` or ``--resume-from`` replace it. Not used by a
+            temporal run (its supernet starts from the key network's weights, its fusion projections at zero).
     """
 
     name: str = "s_vipnas_res50"
@@ -233,6 +240,48 @@ class SupernetConfig:
 
 
 @dataclass(frozen=True)
+class TemporalConfig:
+    """Multi-frame propagation training of a T-ViPNet supernet (ViPNAS §3.4.2); a temporal run when ``key`` is set.
+
+    The supernet covers the archs at most the key arch in ``model.name``'s search space (``model.name`` names the
+    spatial supernet, e.g. ``mobilenetv3_tiny_supernet``), starts from the key network's weights, and is trained on
+    clips of T+1 frames of ``data.train_annotations`` (a PoseTrack18 folder of per-video files). The key network's
+    metadata is the run's: ``model.input_size``, ``data.codec``, ``data.sigma`` and ``data.dataset``'s joints must
+    equal it (a contradiction is a named error). See docs/training.md, "Temporal training".
+
+    Attributes:
+        key: path of the trained S-ViPNet checkpoint (a network checkpoint: a static run's ``last.pth`` or
+            ``vipnas extract`` output); frozen, it predicts the key frame's heatmaps. ``""``: not a temporal run.
+        length: T, the non-key frames a clip propagates to (the paper trains T=3).
+        clip_step: frame spacing inside a clip (1 = consecutive annotated frames).
+        clip_stride: spacing of clip starts along a track (1 = every window).
+        jitter_shift: per-frame box-centre jitter σ as a fraction of the crop size (training clips only).
+        jitter_scale: per-frame box-scale jitter σ, in [0, 0.25) (training clips only).
+    """
+
+    key: str = ""
+    length: int = 3
+    clip_step: int = 1
+    clip_stride: int = 1
+    jitter_shift: float = 0.03
+    jitter_scale: float = 0.03
+
+    def __post_init__(self) -> None:
+        if self.length < 1:
+            raise ValueError(f"temporal.length must be >= 1 (T non-key frames per clip; paper: 3), got {self.length}")
+        if self.clip_step < 1 or self.clip_stride < 1:
+            raise ValueError(
+                f"temporal.clip_step and temporal.clip_stride must be >= 1, got {self.clip_step}, {self.clip_stride}"
+            )
+        if not self.jitter_shift >= 0:
+            raise ValueError(f"temporal.jitter_shift must be >= 0, got {self.jitter_shift}")
+        if not 0 <= self.jitter_scale < CLIP_JITTER_SCALE_LIMIT:
+            raise ValueError(
+                f"temporal.jitter_scale must be in [0, {CLIP_JITTER_SCALE_LIMIT:g}), got {self.jitter_scale}"
+            )
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """Seeds, device, precision, logging, checkpoints and validation.
 
@@ -292,6 +341,7 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 

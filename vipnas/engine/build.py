@@ -26,11 +26,13 @@ __all__ = [
     "TrainSampler",
     "VideoGroundTruth",
     "build_calibration_batches",
+    "build_clip_dataset",
     "build_dataset_codec",
     "build_model",
     "build_optimizer",
     "build_train_dataset",
     "build_val_dataset",
+    "load_key_network",
     "prepare_data",
 ]
 
@@ -166,6 +168,8 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
     from vipnas.space.arch import Arch
     from vipnas.space.search_space import SearchSpace
 
+    if config.temporal.key:
+        return _build_temporal_supernet(config, load_from)
     info = get_dataset_info(config.data.dataset)
     options: dict[str, Any] = {
         "num_joints": info.num_joints,
@@ -181,6 +185,11 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
         name = str(load_from)
     if name.endswith((".pth", ".pt", ".ckpt")) or (Path(name).is_file() and not name.endswith(".json")):
         payload = read_checkpoint(name)
+        if payload["kind"] in ("t_vipnet", "temporal_supernet"):
+            raise ValueError(
+                f"model.name {name} is a {payload['kind']} checkpoint: a temporal run also needs temporal.key, the "
+                "trained S-ViPNet (see docs/training.md, Temporal training)"
+            )
         if payload["kind"] == "supernet":
             model: nn.Module = PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
         elif payload.get("arch") is None:
@@ -198,6 +207,103 @@ def build_model(config: Config, load_from: str | Path | None = None) -> nn.Modul
     return model
 
 
+def load_key_network(config: Config) -> nn.Module:
+    """The frozen key network of a temporal run: the S-ViPNet checkpoint ``temporal.key`` (in eval mode).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a network checkpoint with an arch (a supernet, a T-ViPNet, ...), or corrupt.
+    """
+    from vipnas.models.checkpoint import model_from_payload, read_checkpoint
+
+    path = config.temporal.key
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"temporal.key {path} does not exist; it is the trained S-ViPNet checkpoint that starts every clip "
+            "(see docs/training.md, Temporal training)"
+        )
+    payload = read_checkpoint(path)
+    if payload["kind"] != "network" or payload.get("arch") is None:
+        found = payload["kind"] if payload["kind"] != "network" else "network without an arch"
+        raise ValueError(
+            f"temporal.key {path} holds a {found} checkpoint; the key network is a trained S-ViPNet: a network "
+            "checkpoint of an arch (a static run's last.pth, or `vipnas extract` output)"
+        )
+    return model_from_payload(payload, source=path).eval()
+
+
+def _check_key_metadata(config: Config, key: Any) -> None:
+    """Refuse a config that contradicts the key network's metadata (input size, codec, σ, joints): the key's is the
+    run's, and the resolved config (saved in every checkpoint) must say what the run did."""
+    from vipnas.data.metadata import get_dataset_info
+
+    meta, path = key.metadata, config.temporal.key
+    problems = []
+    if tuple(config.model.input_size) != tuple(meta.input_size):
+        size, key_size = list(config.model.input_size), list(meta.input_size)
+        problems.append(f"model.input_size={size} (the key network's: {key_size})")
+    if config.data.codec != meta.codec:
+        problems.append(f"data.codec={config.data.codec} (the key network's: {meta.codec})")
+    if float(config.data.sigma) != float(meta.sigma):
+        problems.append(f"data.sigma={config.data.sigma} (the key network's: {meta.sigma})")
+    joints = get_dataset_info(config.data.dataset).joint_names
+    try:
+        key_joints = get_dataset_info(meta.dataset).joint_names
+    except ValueError:
+        key_joints = ()
+    if joints != key_joints or len(joints) != meta.num_joints:
+        problems.append(
+            f"data.dataset={config.data.dataset} ({len(joints)} joints; the key network predicts the "
+            f"{meta.num_joints} joints of {meta.dataset}: train the key on this dataset's joints)"
+        )
+    if problems:
+        raise ValueError(
+            f"temporal.key {path}: the config contradicts the key network, whose metadata is the run's: "
+            + "; ".join(problems)
+            + ". Set these to the key network's values (they are what it was trained with)"
+        )
+
+
+def _temporal_search_space(config: Config, load_from: str | Path | None) -> Any:
+    """The spatial search space ``model.name`` names in a temporal run (a registered supernet, or a supernet or
+    temporal supernet checkpoint; ``""``: the ``--load-from`` checkpoint's)."""
+    from vipnas.models.checkpoint import read_checkpoint
+    from vipnas.models.registry import SPACE_OF
+    from vipnas.space.search_space import SearchSpace
+
+    name = config.model.name or (str(load_from) if load_from is not None else "")
+    if name in SPACE_OF:
+        return SPACE_OF[name]
+    if name and not name.endswith(".json") and Path(name).is_file():
+        payload = read_checkpoint(name)
+        if payload["kind"] in ("supernet", "temporal_supernet"):
+            return SearchSpace.from_dict(payload["space"])
+    raise ValueError(
+        f"model.name {name!r}: a temporal run (temporal.key set) needs the spatial search space's supernet, one of "
+        f"{', '.join(SPACE_OF)}, or a supernet or temporal supernet checkpoint; a static network's name or arch is "
+        "not a search space (the key network is temporal.key)"
+    )
+
+
+def _build_temporal_supernet(config: Config, load_from: str | Path | None) -> nn.Module:
+    """The T-ViPNet supernet of a temporal run, loaded from the key network (its weights and metadata)."""
+    from vipnas.models.temporal import TemporalSupernet
+    from vipnas.space.search_space import InvalidArchError
+    from vipnas.space.temporal import TemporalSpace
+
+    key = load_key_network(config)
+    space = _temporal_search_space(config, load_from)
+    try:
+        temporal = TemporalSpace(space, cast(Any, key).arch, config.temporal.length)
+    except InvalidArchError as error:
+        raise InvalidArchError(
+            f"temporal.key {config.temporal.key}: the key network's arch is not in the {space.name!r} search space "
+            f"of model.name {config.model.name!r}: {error}"
+        ) from None
+    _check_key_metadata(config, key)
+    return TemporalSupernet.from_key_network(cast(Any, key), temporal)
+
+
 def build_dataset_codec(config: Config, metadata: Any) -> Any:
     """The codec of ``config.data`` (name and σ) sized for ``metadata``: targets, crop affine and decoding of the
     datasets built here (a model trained by this config records the same in its metadata)."""
@@ -212,6 +318,8 @@ def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augm
     from vipnas.codec import UDPHeatmap
     from vipnas.data.dataset import TopDownDataset
 
+    if config.temporal.key:
+        return build_clip_dataset(config, metadata, paths, split="train", augment=augment)
     annotations = _load(config, paths.train_annotations, paths.train_images)
     if config.data.train_limit:
         annotations.instances = annotations.instances[: config.data.train_limit]
@@ -227,6 +335,63 @@ def build_train_dataset(config: Config, metadata: Any, paths: DataPaths, *, augm
         std=metadata.std,
         seed=config.runtime.seed,
     )
+
+
+def build_clip_dataset(
+    config: Config, metadata: Any, paths: DataPaths, *, split: str = "train", augment: bool = True
+) -> Any:
+    """Clips of T+1 = ``temporal.length + 1`` frames of one track (:class:`vipnas.data.clips.ClipDataset`) from the
+    ``split`` videos, each frame cropped from its own box; ``data.train_limit`` / ``data.val_limit`` keep the first
+    N clips. ``augment=False``: each frame's plain padded box, no jitter.
+
+    Raises:
+        ValueError: the annotations hold no videos (``temporal training needs videos: ...``), or no track is
+            annotated on T+1 frames ``temporal.clip_step`` apart.
+    """
+    from vipnas.codec import UDPHeatmap
+    from vipnas.data.clips import ClipDataset
+
+    data, temporal = config.data, config.temporal
+    annotations_path, images = (
+        (paths.train_annotations, paths.train_images) if split == "train" else (paths.val_annotations, paths.val_images)
+    )
+    annotations = _load(config, annotations_path, images)
+    if not annotations.tracks():
+        still = f" (data.source {data.source!r} gives still images)" if data.source in ("synthpose", "mpii") else ""
+        raise ValueError(
+            f"temporal training needs videos: the {split} annotations {annotations_path}{still} hold no tracked "
+            "persons in video frames. Give data.dataset POSETRACK18 and a PoseTrack18 folder of per-video files "
+            f"(data.{split}_annotations), e.g. SynthPose's videos: `vipnas synth --out DIR --videos N`, then "
+            f"data.source coco, data.root DIR/posetrack, data.{split}_annotations annotations/{split}, "
+            f"data.{split}_images ."
+        )
+    codec = build_dataset_codec(config, metadata)
+    dataset = ClipDataset(
+        annotations,
+        frames=temporal.length + 1,
+        step=temporal.clip_step,
+        stride=temporal.clip_stride,
+        jitter_shift=temporal.jitter_shift,
+        jitter_scale=temporal.jitter_scale,
+        input_size=(metadata.input_size[1], metadata.input_size[0]),  # the dataset takes (width, height)
+        codec=codec,
+        augment=data.augment if augment else AugmentConfig.none(),
+        padding=data.padding,
+        udp=isinstance(codec, UDPHeatmap),
+        mean=metadata.mean,
+        std=metadata.std,
+        seed=config.runtime.seed,
+    )
+    if not dataset.clips:
+        raise ValueError(
+            f"temporal training: no track of the {split} videos {annotations_path} is annotated on "
+            f"{temporal.length + 1} frames {temporal.clip_step} apart (temporal.length {temporal.length}, "
+            "temporal.clip_step); lower them or give longer videos"
+        )
+    limit = data.train_limit if split == "train" else data.val_limit
+    if limit:
+        dataset.clips = dataset.clips[:limit]
+    return dataset
 
 
 @dataclass(frozen=True)

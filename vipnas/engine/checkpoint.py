@@ -105,28 +105,43 @@ def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
 def _describe(payload: dict[str, Any]) -> str:
     if payload["kind"] == "supernet":
         return f"a supernet of the {payload['space']['name']!r} search space"
+    if payload["kind"] == "temporal_supernet":
+        return f"a temporal supernet (T={payload.get('length')}) of the {payload['space']['name']!r} search space"
+    if payload["kind"] == "t_vipnet":
+        return f"the T-ViPNet {payload['metadata'].get('name', '?')!r}"
     return f"the network {payload['metadata'].get('name', '?')!r}"
 
 
 def check_same_model(
-    payload: dict[str, Any], model: nn.Module, source: str, metadata: tuple[str, ...] = ("num_joints", "input_size")
+    payload: dict[str, Any],
+    model: nn.Module,
+    source: str,
+    metadata: tuple[str, ...] = ("num_joints", "input_size"),
+    *,
+    temporal_length: bool = True,
 ) -> None:
     """Raise unless ``payload`` holds a checkpoint of exactly ``model``'s kind, arch or space, and the same
-    ``metadata`` fields (weights fit any input size, so ``--load-from`` checks only the joints).
+    ``metadata`` fields (weights fit any input size, so ``--load-from`` checks only the joints). A temporal
+    supernet's key arch and, with ``temporal_length``, its T must match too (its weights do not depend on T, so
+    ``--load-from`` may change it).
 
     Raises:
-        ValueError: names what differs (kind, search space, arch, joints, input size).
+        ValueError: names what differs (kind, search space, arch, key arch, T, joints, input size).
     """
     own = checkpoint_payload_header(model)
     problems = []
     if payload["kind"] != own["kind"]:
         problems.append(f"it holds {_describe(payload)}, the config builds {_describe(own)}")
-    elif own["kind"] == "supernet" and payload["space"] != own["space"]:
+    elif own["kind"] in ("supernet", "temporal_supernet") and payload["space"] != own["space"]:
         problems.append(
             f"its search space {payload['space']['name']!r} differs from the config's {own['space']['name']!r}"
         )
     elif own["kind"] == "network" and payload["arch"] != own["arch"]:
         problems.append("its arch differs from the config's model")
+    elif own["kind"] == "temporal_supernet" and payload["arch"] != own["arch"]:
+        problems.append("its key arch differs from the arch of the config's key network (temporal.key)")
+    elif own["kind"] == "temporal_supernet" and temporal_length and payload.get("length") != own["length"]:
+        problems.append(f"its T={payload.get('length')} differs from the config's temporal.length {own['length']}")
     for key in metadata:
         theirs, ours = payload["metadata"].get(key), own["metadata"][key]
         if theirs is not None and list(np.ravel(theirs)) != list(np.ravel(ours)):
@@ -142,14 +157,28 @@ def checkpoint_payload_header(model: nn.Module) -> dict[str, Any]:
     if isinstance(model, PoseNetwork):
         arch = model.arch.to_dict() if model.arch is not None else None
         return {"kind": "network", "metadata": model.metadata.to_dict(), "arch": arch, "space": None}
-    raise TypeError(f"cannot checkpoint a {type(model).__name__}; expected a PoseNetwork or PoseSupernet")
+    from vipnas.models.temporal import TemporalSupernet
+
+    if isinstance(model, TemporalSupernet):
+        temporal = model.space
+        return {
+            "kind": "temporal_supernet",
+            "metadata": model.metadata.to_dict(),
+            "arch": temporal.key.to_dict(),
+            "space": temporal.space.to_dict(),
+            "length": temporal.length,
+        }
+    raise TypeError(
+        f"cannot checkpoint a {type(model).__name__}; expected a PoseNetwork, PoseSupernet or TemporalSupernet"
+    )
 
 
 def load_weights(model: nn.Module, path: str | Path) -> str:
     """``--load-from``: copy weights (only) from a vipnas checkpoint into ``model``; returns what was done.
 
     Accepted: the same network or supernet; a supernet checkpoint for a static network whose arch lies in the
-    supernet's space (its sub-network is extracted). Everything is loaded strictly.
+    supernet's space (its sub-network is extracted); a temporal supernet of the same space and key arch (any T).
+    Everything is loaded strictly.
 
     Raises:
         ValueError: the checkpoint is of another model (names the difference), or corrupt/foreign.
@@ -167,7 +196,7 @@ def load_weights(model: nn.Module, path: str | Path) -> str:
             )
         model.load_state_dict(supernet.subnet_state_dict(model.arch), strict=True)
         return f"extracted the sub-network of the model's arch from supernet checkpoint {path}"
-    check_same_model(payload, model, str(path), metadata=("num_joints",))
+    check_same_model(payload, model, str(path), metadata=("num_joints",), temporal_length=False)
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as error:

@@ -17,6 +17,12 @@ statistics of differently sized sub-networks in one buffer fits none of them, so
 largest's (usable as they are, e.g. for the teacher) and any other sub-network is recalibrated on cached training
 batches before it is evaluated (:func:`vipnas.engine.batchnorm.recalibrate_bn`) — which validation does anyway.
 
+A temporal run (``temporal.key`` set: a :class:`~vipnas.models.temporal.TemporalSupernet` started from the S-ViPNet
+``temporal.key``) trains by multi-frame propagation (:class:`~vipnas.engine.propagation.PropagationStep`, ViPNAS
+§3.4.2) on clips of T+1 frames: the frozen key network (on the device, outside the optimizer) predicts frame 0, the
+temporal sandwich of sub-networks propagates its heatmaps through frames 1..T. Its validation
+(:class:`TemporalValidator`) is the propagation loss of one fixed largest temporal path on validation clips.
+
 Distributed (``torchrun``): no DistributedDataParallel; each rank accumulates the gradients of its four backward
 passes locally and one flat all-reduce averages them before the step (:func:`all_reduce_gradients`); BN buffers
 are averaged after the step. Every rank draws the same archs from ``(seed, iteration)``, so all ranks apply the
@@ -43,10 +49,14 @@ from tqdm import tqdm
 from vipnas.config import Config, dump_config
 from vipnas.data.files import write_bytes_atomic
 from vipnas.engine.build import (
+    DataPaths,
+    ShardSampler,
     TrainSampler,
+    build_clip_dataset,
     build_model,
     build_optimizer,
     build_train_dataset,
+    load_key_network,
     make_loader,
     prepare_data,
 )
@@ -55,22 +65,36 @@ from vipnas.engine.distributed import (
     DistributedInfo,
     all_reduce_gradients,
     all_reduce_mean,
+    all_reduce_sum,
     average_buffers,
     barrier,
     broadcast_module,
     destroy_distributed,
+    get_rank,
+    get_world_size,
     init_distributed,
 )
 from vipnas.engine.log import MetricsLog, format_duration, setup_logging
 from vipnas.engine.losses import keypoint_mse_loss
+from vipnas.engine.propagation import PropagationStep
 from vipnas.engine.sandwich import arch_digest
 from vipnas.engine.schedule import LRSchedule
 from vipnas.engine.steps import MixedPrecision, SandwichStep, StaticStep, TrainStep
 from vipnas.engine.threads import ThreadTuner
 from vipnas.engine.validation import PRIMARY_METRICS
 from vipnas.models.supernet import PoseSupernet
+from vipnas.models.temporal import TemporalSupernet
+from vipnas.nn.warp import warp_heatmaps
 
-__all__ = ["NonFiniteLossError", "RunExistsError", "TrainResult", "Trainer", "state_digest", "train"]
+__all__ = [
+    "NonFiniteLossError",
+    "RunExistsError",
+    "TemporalValidator",
+    "TrainResult",
+    "Trainer",
+    "state_digest",
+    "train",
+]
 
 
 class RunExistsError(ValueError):
@@ -165,19 +189,23 @@ class Trainer:
 
         self.paths = prepare_data(config, is_main=info.is_main)
         barrier()  # other ranks read what rank 0 may have just generated
-        self.model: Any = build_model(config, load_from)  # a PoseNetwork or a PoseSupernet
+        self.model: Any = build_model(config, load_from)  # a PoseNetwork, a PoseSupernet or a TemporalSupernet
         if load_from is not None:
             self.logger.info(load_weights(self.model, load_from))
         self.model.to(self.device).train()
         broadcast_module(self.model)  # identical start on every rank, whatever the local RNG did
         self.supernet = isinstance(self.model, PoseSupernet)
-        self.parameters = list(self.model.parameters())
+        self.temporal = isinstance(self.model, TemporalSupernet)
+        self.parameters = list(self.model.parameters())  # a temporal run's key network is not among them
         self.train_step = self._build_step()
 
         self._build_data()
         lr = self._build_optimizer(autoscale_lr)
-        self.validator = None
-        if runtime.validate:
+        self.validator: Any = None
+        if runtime.validate and self.temporal:
+            assert isinstance(self.train_step, PropagationStep)
+            self.validator = TemporalValidator(config, self.model, self.train_step.key, self.paths, self.device)
+        elif runtime.validate:
             from vipnas.engine.validation import Validator
 
             self.validator = Validator(config, self.model.metadata, self.paths, self.device)
@@ -252,11 +280,26 @@ class Trainer:
         return lr
 
     def _build_step(self) -> TrainStep:
-        """The training step of this model: the sandwich for a supernet, a plain step for a static network."""
+        """The training step of this model: multi-frame propagation for a temporal supernet, the sandwich for a
+        supernet, a plain step for a static network."""
         # the trainer picks the ground-truth loss (looked up here, so a test can substitute it)
+        settings = self.config.supernet
+        if self.temporal:
+            key = load_key_network(self.config).to(self.device)  # frozen by the step; not in the optimizer
+            return PropagationStep(
+                self.model,
+                key,
+                self.precision,
+                self.device,
+                seed=self.config.runtime.seed,
+                num_random=settings.num_random,
+                distill=settings.distill,
+                freeze_bn_stats=settings.bn_stats == "largest",
+                udp=self.model.metadata.codec == "udp",
+                criterion=keypoint_mse_loss,
+            )
         if not self.supernet:
             return StaticStep(self.model, self.precision, self.device, criterion=keypoint_mse_loss)
-        settings = self.config.supernet
         return SandwichStep(
             self.model,
             self.precision,
@@ -485,6 +528,12 @@ class Trainer:
     def _log_start(self, lr: float, resume_from: Any, load_from: Any) -> None:
         params = sum(p.numel() for p in self.parameters)
         kind = f"supernet of {self.model.space.name}" if self.supernet else f"network {self.model.metadata.name}"
+        if self.temporal:
+            space = self.model.space
+            kind = (
+                f"T-ViPNet supernet (T={space.length}) of {space.space.name} below the key network "
+                f"{self.config.temporal.key} (frozen)"
+            )
         self.logger.info(
             "vipnas train %s: %s (%.2fM parameters), input %s, %d process(es) on %s, %d crops/process/step, "
             "%d iterations/epoch, %d iterations, base lr %.3g, work dir %s",
@@ -500,6 +549,12 @@ class Trainer:
             lr,
             self.work_dir,
         )
+        if self.temporal and self.validator is not None:
+            self.logger.info(
+                "temporal validation: propagation loss of one largest temporal path on %d validation clips "
+                "(supernet.val_archs does not apply; no AP)",
+                self.validator.clips,
+            )
 
     def _log_train(self, window: dict[str, list[float]]) -> None:
         names = sorted(window)
@@ -569,6 +624,73 @@ class Trainer:
                 result.last_checkpoint,
             )
         return result
+
+
+class TemporalValidator:
+    """Validation of a temporal run: the propagation loss of one fixed largest temporal path on validation clips.
+
+    Every validation clip (T+1 frames, each frame's plain padded box) starts with the frozen key network's heatmaps
+    on frame 0; frames 1..T run the key arch (the largest spatial arch) with fusion choices drawn once from the
+    run's seed (``TemporalSpace.extreme("largest", Random("vipnas-temporal-val:<seed>"))``, the same path at every
+    validation), fed with the previous frame's heatmaps warped into their crop, as at run time. The supernet runs
+    in eval mode with its running BatchNorm statistics: with ``supernet.bn_stats: largest`` these are the largest
+    path's, accumulated over its frames (with ``all`` they mix every path's). Metrics: ``largest/loss`` (the
+    target-weighted heatmap MSE averaged over frames and clips; the best-checkpoint score) and ``largest/loss_t<t>``
+    per propagated frame. No keypoint AP: evaluate an extracted T-ViPNet, or search, for that.
+
+    Raises:
+        ValueError: ``runtime.best_metric`` names an accuracy metric, or the validation split has no clips.
+    """
+
+    def __init__(
+        self, config: Config, model: Any, key: torch.nn.Module, paths: DataPaths, device: torch.device
+    ) -> None:
+        if config.runtime.best_metric not in ("auto", "loss"):
+            raise ValueError(
+                f"runtime.best_metric {config.runtime.best_metric!r}: temporal validation measures the propagation "
+                "loss only (no keypoint AP); use 'auto' or 'loss'"
+            )
+        dataset = build_clip_dataset(config, model.metadata, paths, split="val", augment=False)
+        shard = ShardSampler(len(dataset), num_replicas=get_world_size(), rank=get_rank())
+        self.loader = make_loader(dataset, shard, config.data.val_batch_size, config, drop_last=False)
+        self.key, self.device = key, device
+        self.udp = model.metadata.codec == "udp"
+        height, width = model.metadata.input_size
+        self.input_size = (int(height), int(width))
+        self.arch = model.space.extreme("largest", random.Random(f"vipnas-temporal-val:{config.runtime.seed}"))
+        self.clips = len(dataset)
+
+    @torch.no_grad()
+    def validate(self, model: TemporalSupernet) -> dict[str, float]:
+        """``{"largest/loss": ..., "largest/loss_t1": ..., ...}`` over every rank's shard of the clips; the model's
+        mode and active frame choice are restored."""
+        length = model.space.length
+        totals = torch.zeros(length + 1, dtype=torch.float64, device=self.device)  # Σ loss_t · n per frame, n
+        training, active = model.training, model.frame
+        model.eval()
+        self.key.eval()
+        try:
+            for batch in self.loader:
+                images = batch.image.to(self.device)  # (N, T+1, 3, H, W)
+                target = batch.heatmaps.to(self.device)
+                weight = batch.target_weight.to(self.device)
+                affines = torch.as_tensor(batch.inverse_affine, dtype=torch.float64)  # (N, T+1, 2, 3)
+                heatmaps = self.key(images[:, 0]).float()
+                for t, frame in enumerate(self.arch.frames, start=1):
+                    model.activate(frame)
+                    warped = warp_heatmaps(heatmaps, affines[:, t - 1], affines[:, t], self.input_size, udp=self.udp)
+                    heatmaps = model(images[:, t], warped).float()
+                    totals[t - 1] += keypoint_mse_loss(heatmaps, target[:, t], weight[:, t]).item() * len(images)
+                totals[length] += len(images)
+        finally:
+            model.activate(active)
+            model.train(training)
+        all_reduce_sum(totals)
+        per_frame = (totals[:length] / totals[length]).tolist()
+        return {
+            "largest/loss": float(np.mean(per_frame)),
+            **{f"largest/loss_t{t}": v for t, v in enumerate(per_frame, 1)},
+        }
 
 
 class _Meter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from vipnas.models.complexity import arch_complexity
 from vipnas.nas.latency import LatencyTable
@@ -47,9 +48,12 @@ class Budget:
     input_size: tuple[int, int] = (256, 192)
     num_joints: int = 17
 
+    per = ""  # how MACs and latency are counted, in messages (the temporal budget: " per frame")
+    table_command = "vipnas latency-table"
+
     def __post_init__(self) -> None:
         if self.max_latency_ms is not None and self.latency_table is None:
-            raise ValueError("a latency budget needs a latency table (build one with `vipnas latency-table`)")
+            raise ValueError(f"a latency budget needs a latency table (build one with `{self.table_command}`)")
         for name in ("max_macs", "max_params", "max_latency_ms"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):  # nan would compare as "fits"
@@ -61,28 +65,28 @@ class Budget:
         latency = self.latency_table.predict(arch) if self.latency_table is not None else None
         return ArchCost(complexity.macs, complexity.params, latency)
 
-    def violations(self, cost: ArchCost) -> list[str]:
+    def violations(self, cost: Any) -> list[str]:
         """Human-readable reasons ``cost`` exceeds the budget (empty when it fits)."""
         reasons = []
         if self.max_macs is not None and cost.macs > self.max_macs:
-            reasons.append(f"{cost.macs / 1e9:.4f} G MACs > {self.max_macs / 1e9:.4f} G")
+            reasons.append(f"{cost.macs / 1e9:.4f} G MACs{self.per} > {self.max_macs / 1e9:.4f} G")
         if self.max_params is not None and cost.params > self.max_params:
             reasons.append(f"{cost.params / 1e6:.3f} M params > {self.max_params / 1e6:.3f} M")
         if self.max_latency_ms is not None and cost.latency_ms is not None and cost.latency_ms > self.max_latency_ms:
-            reasons.append(f"{cost.latency_ms:.2f} ms > {self.max_latency_ms:.2f} ms")
+            reasons.append(f"{cost.latency_ms:.2f} ms{self.per} > {self.max_latency_ms:.2f} ms")
         return reasons
 
-    def fits(self, arch: Arch) -> bool:
+    def fits(self, arch: Any) -> bool:
         return not self.violations(self.cost(arch))
 
     def describe(self) -> str:
         parts = []
         if self.max_macs is not None:
-            parts.append(f"MACs <= {self.max_macs / 1e9:.4g} G")
+            parts.append(f"MACs{self.per} <= {self.max_macs / 1e9:.4g} G")
         if self.max_params is not None:
             parts.append(f"params <= {self.max_params / 1e6:.4g} M")
         if self.max_latency_ms is not None:
-            parts.append(f"latency <= {self.max_latency_ms:.4g} ms ({self.latency_table.runtime})")
+            parts.append(f"latency{self.per} <= {self.max_latency_ms:.4g} ms ({self.latency_table.runtime})")
         return ", ".join(parts) or "unconstrained"
 
 

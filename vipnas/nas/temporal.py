@@ -18,7 +18,6 @@ flipped propagated heatmaps too).
 
 from __future__ import annotations
 
-import math
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 from vipnas.models.complexity import temporal_complexity
+from vipnas.nas.budget import Budget
 from vipnas.nn.warp import warp_heatmaps
 from vipnas.space.temporal import FUSION_OPS, FUSION_POINTS, FrameChoice, TemporalArch, TemporalSpace
 
@@ -51,58 +51,23 @@ class TemporalCost:
 
 
 @dataclass(frozen=True)
-class TemporalBudget:
+class TemporalBudget(Budget):
     """Upper bounds on a temporal arch's per-frame average MACs / latency and total parameters (``None``: none).
 
-    Same interface as :class:`vipnas.nas.budget.Budget` (``cost``, ``violations``, ``fits``, ``describe``), so the
-    spatial search strategies run unchanged.
+    A :class:`vipnas.nas.budget.Budget` whose :meth:`cost` is a temporal arch's (the latency table must be built
+    with ``--fusion``), so the spatial search strategies run unchanged.
     """
 
-    max_macs: float | None = None
-    max_params: float | None = None
-    max_latency_ms: float | None = None
-    latency_table: Any = None
-    input_size: tuple[int, int] = (256, 192)
-    num_joints: int = 17
+    per = " per frame"
+    table_command = "vipnas latency-table --fusion"
 
-    def __post_init__(self) -> None:
-        if self.max_latency_ms is not None and self.latency_table is None:
-            raise ValueError("a latency budget needs a latency table built with `vipnas latency-table --fusion`")
-        for name in ("max_macs", "max_params", "max_latency_ms"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"budget {name} must be a finite positive number, got {value}")
-
-    def cost(self, arch: TemporalArch) -> TemporalCost:
+    def cost(self, arch: TemporalArch) -> TemporalCost:  # type: ignore[override]
         frames = temporal_complexity(arch, num_joints=self.num_joints, input_size=self.input_size)
         latency = None
         if self.latency_table is not None:
             latency = statistics.fmean(self.latency_table.predict_temporal(arch))
         macs = tuple(frame.macs for frame in frames)
         return TemporalCost(round(sum(macs) / len(macs)), sum(frame.params for frame in frames), latency, macs)
-
-    def violations(self, cost: TemporalCost) -> list[str]:
-        reasons = []
-        if self.max_macs is not None and cost.macs > self.max_macs:
-            reasons.append(f"{cost.macs / 1e9:.4f} G MACs per frame > {self.max_macs / 1e9:.4f} G")
-        if self.max_params is not None and cost.params > self.max_params:
-            reasons.append(f"{cost.params / 1e6:.3f} M params > {self.max_params / 1e6:.3f} M")
-        if self.max_latency_ms is not None and cost.latency_ms is not None and cost.latency_ms > self.max_latency_ms:
-            reasons.append(f"{cost.latency_ms:.2f} ms per frame > {self.max_latency_ms:.2f} ms")
-        return reasons
-
-    def fits(self, arch: TemporalArch) -> bool:
-        return not self.violations(self.cost(arch))
-
-    def describe(self) -> str:
-        parts = []
-        if self.max_macs is not None:
-            parts.append(f"MACs per frame <= {self.max_macs / 1e9:.4g} G")
-        if self.max_params is not None:
-            parts.append(f"params <= {self.max_params / 1e6:.4g} M")
-        if self.max_latency_ms is not None:
-            parts.append(f"latency per frame <= {self.max_latency_ms:.4g} ms ({self.latency_table.runtime})")
-        return ", ".join(parts) or "unconstrained"
 
     def cheapest(self, space: TemporalSpace) -> TemporalArch:
         """The temporal arch of least per-frame MACs: every frame the smallest CNN with its cheapest fusion."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -54,3 +60,22 @@ def tiny_overrides(root, **extra) -> list[str]:
 @pytest.fixture
 def overrides(tiny_synthpose):
     return lambda **extra: tiny_overrides(tiny_synthpose, **extra)
+
+
+def _kill_at_first_checkpoint(command: list[str], last: Path, env: dict[str, str], *, timeout: float = 300) -> None:
+    """Start a training subprocess and SIGKILL it as soon as ``last`` (its ``last.pth``) exists."""
+    victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + timeout
+    while not last.exists():
+        assert victim.poll() is None, "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline, f"no checkpoint within {timeout:.0f} s"
+        time.sleep(0.01)
+    os.kill(victim.pid, signal.SIGKILL)
+    assert victim.wait(timeout=60) == -signal.SIGKILL
+
+
+@pytest.fixture
+def kill_at_first_checkpoint():
+    """``kill_at_first_checkpoint(command, last_pth, env, timeout=300)``: run a training subprocess and SIGKILL it
+    at its first checkpoint."""
+    return _kill_at_first_checkpoint

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import torch
 
@@ -24,23 +22,17 @@ def _command(work_dir, overrides, max_iters: int) -> list[str]:
             "--deterministic", *[arg for item in settings for arg in ("--set", item)]]  # fmt: skip
 
 
-def test_kill_9_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, overrides) -> None:
+def test_kill_9_then_resume_gives_the_weights_of_an_uninterrupted_run(
+    tmp_path, overrides, kill_at_first_checkpoint
+) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     straight = subprocess.run(_command(tmp_path / "straight", overrides, TOTAL), capture_output=True, text=True,
                               timeout=600, env=env)  # fmt: skip
     assert straight.returncode == 0, straight.stderr[-3000:]
 
     # the victim asks for far more iterations than it will live for; the schedule follows epochs, not max_iters
-    victim = subprocess.Popen(_command(tmp_path / "killed", overrides, 1000), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=env)  # fmt: skip
     last = tmp_path / "killed" / "checkpoints" / "last.pth"
-    deadline = time.monotonic() + 300
-    while not last.exists():
-        assert victim.poll() is None, "the run ended before its first checkpoint"
-        assert time.monotonic() < deadline, "no checkpoint within 300 s"
-        time.sleep(0.02)
-    os.kill(victim.pid, signal.SIGKILL)
-    assert victim.wait(timeout=60) == -signal.SIGKILL
+    kill_at_first_checkpoint(_command(tmp_path / "killed", overrides, 1000), last, env)
     killed_at = read_training_checkpoint(last)["training"]["iteration"]
     assert 2 <= killed_at < TOTAL and killed_at % 2 == 0
 

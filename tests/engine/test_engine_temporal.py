@@ -7,10 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -130,7 +128,9 @@ def test_steps_train_the_t_supernet_and_its_fusions_and_leave_the_key_network_al
         Trainer(_config(videos, **{"temporal.length": 3}), SINGLE, work_dir=tmp_path, resume_from="auto")
 
 
-def test_kill_9_then_resume_auto_gives_the_weights_of_an_uninterrupted_run(tmp_path, videos) -> None:
+def test_kill_9_then_resume_auto_gives_the_weights_of_an_uninterrupted_run(
+    tmp_path, videos, kill_at_first_checkpoint
+) -> None:
     every = {"runtime.checkpoint_interval": 2, "runtime.checkpoint_by_epoch": False}
     straight = subprocess.run([*_command(videos, tmp_path / "straight", **{"schedule.max_iters": TOTAL, **every}),
                                "--deterministic"], capture_output=True, text=True, timeout=300, env=ENV)  # fmt: skip
@@ -138,15 +138,8 @@ def test_kill_9_then_resume_auto_gives_the_weights_of_an_uninterrupted_run(tmp_p
 
     # the victim asks for more iterations than it lives for; the step schedule follows epochs, not max_iters
     victim_command = [*_command(videos, tmp_path / "killed", **{"schedule.max_iters": 80, **every}), "--deterministic"]
-    victim = subprocess.Popen(victim_command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     last = tmp_path / "killed" / "checkpoints" / "last.pth"
-    deadline = time.monotonic() + 200
-    while not last.exists():
-        assert victim.poll() is None, "the run ended before its first checkpoint"
-        assert time.monotonic() < deadline, "no checkpoint within 200 s"
-        time.sleep(0.01)
-    os.kill(victim.pid, signal.SIGKILL)
-    assert victim.wait(timeout=60) == -signal.SIGKILL
+    kill_at_first_checkpoint(victim_command, last, ENV, timeout=200)
     killed_at = read_training_checkpoint(last)["training"]["iteration"]
     assert 2 <= killed_at < TOTAL and killed_at % 2 == 0
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "eval": "evaluate",
     "search": "search",
+    "allocate": "allocate",
     "extract": "extract",
     "latency-table": "latency_table",
     "info": "info",

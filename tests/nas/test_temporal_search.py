@@ -104,3 +104,46 @@ def test_random_search_and_evolution_respect_the_budget_and_are_deterministic(se
     archs = [c.arch for c in evolved.candidates]
     assert len(archs) == len(set(archs)) == 6 and all(c.macs <= 7.4e6 for c in evolved.candidates)
     assert evolved.best.metrics["Total"] == max(c.metrics["Total"] for c in evolved.candidates)
+
+
+def test_allocate_command_searches_a_trained_temporal_supernet(tmp_path) -> None:
+    """`vipnas train` a T-supernet briefly (T=2, from the shipped supernet's largest network as the key), then
+    `vipnas allocate` it: outputs, budget, best = max, resume of its store, and T=3 from the same supernet."""
+    import dataclasses
+    import json
+
+    import vipnas
+    from vipnas.cli import main
+    from vipnas.config import load_config
+    from vipnas.engine.trainer import train
+
+    root = tmp_path / "videos"
+    synthpose.generate(root, images=2, videos=3, frames=8, seed=2, workers=1, progress=False)
+    pretrained = load_model(PRETRAINED)
+    key = pretrained.extract_subnet(pretrained.space.largest(), name="key")
+    key.metadata = dataclasses.replace(key.metadata, dataset="POSETRACK18")  # same 17 heatmaps, PoseTrack names
+    vipnas.save_model(key, tmp_path / "key.pth")
+    values = {
+        "temporal.key": f"'{tmp_path / 'key.pth'}'", "temporal.length": 2,
+        "data.root": f"'{SynthPoseLayout(root).posetrack_root}'", "data.batch_size": 2, "data.num_workers": 0,
+        "data.sigma": key.metadata.sigma, "schedule.max_iters": 2, "schedule.warmup_iters": 0,
+        "runtime.validate": False, "runtime.progress": False, "runtime.threads": 1, "optimizer.lr": 1e-4,
+    }  # fmt: skip
+    config = load_config("synthpose_temporal_mbv3_tiny", [f"{k}={v}" for k, v in values.items()])
+    checkpoint = train(config, work_dir=tmp_path / "run").last_checkpoint
+    args = ["allocate", str(checkpoint), "--candidates", "3", "--budget-macs", "8M", "--calibration-clips", "4"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    summary = json.loads((tmp_path / "a" / "candidates.json").read_text())
+    assert summary["length"] == 2 and len(summary["candidates"]) == 3
+    assert all(c["macs"] <= 8e6 and len(c["arch"]["frames"]) == 2 for c in summary["candidates"])
+    totals = [c["metrics"]["Total"] for c in summary["candidates"]]
+    assert summary["best"]["metrics"]["Total"] == max(totals) > 0
+    assert (tmp_path / "a" / "allocation.png").stat().st_size > 0 and len(summary["frame_macs"]) == 3
+    again = tmp_path / "a" / "store.json"
+    before = again.read_text()
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0  # resumed from its store: the same candidates
+    assert json.loads((tmp_path / "a" / "candidates.json").read_text())["candidates"] == summary["candidates"]
+    assert json.loads(again.read_text()) == json.loads(before)
+    assert main([*args, "--length", "3", "--out", str(tmp_path / "t3")]) == 0
+    longer = json.loads((tmp_path / "t3" / "candidates.json").read_text())
+    assert longer["length"] == 3 and all(len(c["arch"]["frames"]) == 3 for c in longer["candidates"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,7 +33,15 @@ from vipnas.nas.budget import Budget
 from vipnas.nn.warp import warp_heatmaps
 from vipnas.space.temporal import FUSION_OPS, FUSION_POINTS, FrameChoice, TemporalArch, TemporalSpace
 
-__all__ = ["TemporalBudget", "TemporalCost", "TemporalEvaluator", "align_on_key_frames", "propagate"]
+__all__ = [
+    "TemporalBudget",
+    "TemporalCost",
+    "TemporalEvaluator",
+    "align_on_key_frames",
+    "evaluator_from_checkpoint",
+    "plot_allocation",
+    "propagate",
+]
 
 
 @dataclass(frozen=True)
@@ -195,3 +204,102 @@ def align_on_key_frames(dataset: Any) -> Any:
     if not dataset.clips:
         raise ValueError(f"no clip of {frames} frames starts on a key frame (frame index a multiple of {frames})")
     return dataset
+
+
+def evaluator_from_checkpoint(
+    path: str | Path,
+    *,
+    length: int | None = None,
+    calibration_clips: int = 32,
+    val_limit: int | None = None,
+    is_main: bool = True,
+) -> TemporalEvaluator:
+    """The evaluator of a temporal supernet checkpoint written by ``vipnas train`` (its config says where the key
+    network and the videos are), for T-ViPNets of ``length`` non-key frames (default: the trained T; the fusion
+    modules are shared by every frame, so one supernet serves T = 2, 3, 4 ... as the paper's Table 4 does).
+
+    Raises:
+        ValueError: not a temporal supernet checkpoint, no training config, validation annotations that are not a
+            PoseTrack18 folder of per-video files.
+    """
+    from dataclasses import replace
+
+    from vipnas.codec import codec_for_model
+    from vipnas.config import config_from_dict
+    from vipnas.data.dataset import build_loader
+    from vipnas.engine.build import build_clip_dataset, load_key_network, prepare_data
+    from vipnas.models.checkpoint import model_from_payload, read_checkpoint
+    from vipnas.models.temporal import TemporalSupernet
+    from vipnas.nas.search import file_digest
+
+    payload = read_checkpoint(path)
+    if payload["kind"] != "temporal_supernet":
+        raise ValueError(f"{path} holds a {payload['kind']}, not a temporal supernet: there is no allocation to search")
+    if "config" not in payload:
+        raise ValueError(
+            f"{path} has no training config (where are its key network and videos?); use one written by `vipnas train`"
+        )
+    supernet = model_from_payload(payload, source=str(path))
+    assert isinstance(supernet, TemporalSupernet)
+    config = config_from_dict(payload["config"], where=f"{path}: config")
+    length = length or supernet.space.length
+    if length != supernet.space.length:
+        supernet.space = TemporalSpace(supernet.space.space, supernet.space.key, length)
+    data = replace(config.data, val_limit=val_limit if val_limit is not None else config.data.val_limit, train_limit=0)
+    config = replace(config, data=data, temporal=replace(config.temporal, length=length, clip_stride=length + 1))
+    paths = prepare_data(config, is_main=is_main)
+    if not Path(paths.val_annotations).is_dir():
+        raise ValueError(
+            f"data.val_annotations {paths.val_annotations} is not a folder of PoseTrack18 per-video files: the "
+            "allocation search scores PoseTrack mAP on them"
+        )
+    key = load_key_network(config)
+    metadata = supernet.metadata
+    calibration = build_clip_dataset(config, metadata, paths, split="train", augment=False)
+    calibration.clips = calibration.clips[:: max(1, len(calibration.clips) // calibration_clips)][:calibration_clips]
+    validation = align_on_key_frames(build_clip_dataset(config, metadata, paths, split="val", augment=False))
+    batch = config.data.val_batch_size
+    settings = {
+        "length": length,
+        "data_root": str(config.data.root),
+        "val_annotations_digest": _folder_digest(Path(paths.val_annotations), file_digest),
+        "key": file_digest(config.temporal.key),
+        "calibration_clips_requested": calibration_clips,
+        "val_limit": config.data.val_limit,
+    }
+    return TemporalEvaluator(
+        supernet,
+        key,
+        calibration_batches=list(build_loader(calibration, batch_size=batch, num_workers=0)),
+        val_batches=list(build_loader(validation, batch_size=batch, num_workers=0)),
+        ground_truth=paths.val_annotations,
+        codec=codec_for_model(metadata),
+        settings=settings,
+    )
+
+
+def _folder_digest(folder: Path, digest: Any) -> str:
+    import hashlib
+
+    joined = "".join(f"{p.name}:{digest(p)}" for p in sorted(folder.glob("*.json")))
+    return f"sha256:{hashlib.sha256(joined.encode()).hexdigest()}"
+
+
+def plot_allocation(arch: TemporalArch, frame_macs: tuple[int, ...], path: str | Path) -> Path:
+    """A bar chart of the MACs of each frame (key frame first), labelled with each T-ViPNet's fusion choice."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = ["key"] + [f"t{i}: F{f.fusion} {f.op}" for i, f in enumerate(arch.frames, start=1)]
+    figure, axis = plt.subplots(figsize=(1.6 + 1.1 * len(labels), 3.2))
+    axis.bar(range(len(labels)), [m / 1e6 for m in frame_macs], color=["#555"] + ["#3a7"] * len(arch.frames))
+    axis.set_xticks(range(len(labels)), labels)
+    axis.set_ylabel("M MACs")
+    axis.set_title("computation per frame (T-ViPNAS allocation)")
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -21,7 +21,7 @@ SIZE = (64, 64)
 
 
 @pytest.mark.parametrize("space", [RESNET50_SPACE, MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE], ids=lambda s: s.name)
-def test_space_units_cover_every_arch(space) -> None:
+def test_space_blocks_cover_every_arch(space) -> None:
     units = set(space_blocks(space, input_size=SIZE))
     rng = random.Random(0)
     for arch in [space.largest(), space.smallest(), *(space.sample(rng) for _ in range(200))]:

@@ -76,6 +76,10 @@ class Budget:
             reasons.append(f"{cost.latency_ms:.2f} ms{self.per} > {self.max_latency_ms:.2f} ms")
         return reasons
 
+    def cheapest(self, space: Any) -> Any:
+        """The arch of ``space`` that costs least (MACs and parameters grow with every choice: the smallest)."""
+        return space.smallest()
+
     def fits(self, arch: Any) -> bool:
         return not self.violations(self.cost(arch))
 
@@ -91,9 +95,9 @@ class Budget:
 
 
 def check_feasible(space: SearchSpace, budget: Budget) -> None:
-    """Raise :class:`InfeasibleBudgetError` when even the space's smallest arch exceeds a MACs or parameter budget
-    (both grow monotonically with every choice, so the smallest arch is the cheapest)."""
-    smallest = budget.cheapest(space) if hasattr(budget, "cheapest") else space.smallest()  # temporal: see there
+    """Raise :class:`InfeasibleBudgetError` when even the space's cheapest arch (:meth:`Budget.cheapest`: the
+    smallest, since MACs and parameters grow with every choice) exceeds a MACs or parameter budget."""
+    smallest = budget.cheapest(space)
     cost = budget.cost(smallest)
     monotone = type(budget)(
         budget.max_macs, budget.max_params, input_size=budget.input_size, num_joints=budget.num_joints
@@ -117,7 +121,7 @@ def sample_under_budget(space: SearchSpace, rng: random.Random, budget: Budget, 
         arch = space.sample(rng)
         if budget.fits(arch):
             return arch
-    smallest = budget.cost(budget.cheapest(space) if hasattr(budget, "cheapest") else space.smallest())
+    smallest = budget.cost(budget.cheapest(space))
     latency = f", {smallest.latency_ms:.2f} ms" if smallest.latency_ms is not None else ""
     raise InfeasibleBudgetError(
         f"no arch meeting ({budget.describe()}) found in {max_tries} uniform draws from {space.name}; "

@@ -41,23 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vipnas.commands import writable_folder
-    from vipnas.engine.distributed import barrier, destroy_distributed, init_distributed
+    from vipnas.commands.search import main_rank_first, run_strategy
+    from vipnas.engine.distributed import destroy_distributed, init_distributed
     from vipnas.nas.latency import LatencyTable
-    from vipnas.nas.search import ResultStore, evolutionary_search, random_search, search_provenance
     from vipnas.nas.temporal import TemporalBudget, evaluator_from_checkpoint, plot_allocation
 
     writable_folder(args.out)
     info = init_distributed("cpu")
     logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
     try:
-        if info.world_size > 1 and not info.is_main:
-            barrier()
-        evaluator = evaluator_from_checkpoint(
-            args.checkpoint, length=args.length, calibration_clips=args.calibration_clips, val_limit=args.val_limit,
-            is_main=info.is_main,
+        evaluator = main_rank_first(
+            info,
+            lambda: evaluator_from_checkpoint(
+                args.checkpoint, length=args.length, calibration_clips=args.calibration_clips,
+                val_limit=args.val_limit, is_main=info.is_main,
+            ),
         )  # fmt: skip
-        if info.world_size > 1 and info.is_main:
-            barrier()
         supernet = evaluator.supernet
         table = LatencyTable.load(args.latency_table) if args.latency_table else None
         budget = TemporalBudget(
@@ -65,20 +64,8 @@ def run(args: argparse.Namespace) -> int:
             latency_table=table, input_size=supernet.metadata.input_size, num_joints=supernet.metadata.num_joints,
         )  # fmt: skip
         out = Path(args.out)
-        provenance = search_provenance(args.checkpoint, supernet.space, budget, evaluator.provenance())
-        store = ResultStore(out / "store.json", provenance=provenance, writer=info.is_main)
-        if len(store):
-            logging.info("resuming: %d candidates already evaluated in %s", len(store), out / "store.json")
-        common = {"seed": args.seed, "store": store, "objective": args.objective}
         space = supernet.space
-        if args.strategy == "random":
-            result = random_search(space, evaluator, budget, num_candidates=args.candidates, **common)
-        else:
-            result = evolutionary_search(
-                space, evaluator, budget, population=args.population, generations=args.generations,
-                parents=args.parents, mutations=args.mutations, crossovers=args.crossovers,
-                mutation_probability=args.mutation_probability, **common,
-            )  # fmt: skip
+        result = run_strategy(args, space, evaluator, budget, is_main=info.is_main)
         if info.is_main:
             from vipnas.data.files import write_json_atomic
 

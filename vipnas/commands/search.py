@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from vipnas.commands import positive_float, positive_int, quantity
+
+T = TypeVar("T")
 
 HELP = "search a trained supernet: random search (the paper's) or evolution, under a MACs/params/latency budget"
 EXAMPLES = [
@@ -56,29 +60,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vipnas.commands import writable_folder
-    from vipnas.engine.distributed import barrier, destroy_distributed, init_distributed
+    from vipnas.engine.distributed import destroy_distributed, init_distributed
     from vipnas.nas.budget import Budget
     from vipnas.nas.evaluate import SupernetEvaluator
     from vipnas.nas.latency import LatencyTable
     from vipnas.nas.report import write_json, write_search_outputs
-    from vipnas.nas.search import ResultStore, evolutionary_search, random_search, search_provenance
 
     writable_folder(args.out)
     info = init_distributed("cpu")
     logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
     try:
         # rank 0 prepares the data (SynthPose is generated on first use) while the others wait at the barrier
-        if info.world_size > 1 and not info.is_main:
-            barrier()
-        evaluator = SupernetEvaluator.from_checkpoint(
-            args.checkpoint,
-            calibration_images=args.calibration_images,
-            val_limit=args.val_limit,
-            flip=not args.no_flip,
-            is_main=info.is_main,
+        evaluator = main_rank_first(
+            info,
+            lambda: SupernetEvaluator.from_checkpoint(
+                args.checkpoint,
+                calibration_images=args.calibration_images,
+                val_limit=args.val_limit,
+                flip=not args.no_flip,
+                is_main=info.is_main,
+            ),
         )
-        if info.world_size > 1 and info.is_main:
-            barrier()
         supernet = evaluator.supernet
         table = LatencyTable.load(args.latency_table) if args.latency_table else None
         budget = Budget(
@@ -90,26 +92,7 @@ def run(args: argparse.Namespace) -> int:
             num_joints=supernet.metadata.num_joints,
         )
         out = Path(args.out)
-        provenance = search_provenance(args.checkpoint, supernet.space, budget, evaluator.provenance())
-        store = ResultStore(out / "store.json", provenance=provenance, writer=info.is_main)
-        if len(store):
-            logging.info("resuming: %d candidates already evaluated in %s", len(store), out / "store.json")
-        common = {"seed": args.seed, "store": store, "objective": args.objective}
-        if args.strategy == "random":
-            result = random_search(supernet.space, evaluator, budget, num_candidates=args.candidates, **common)
-        else:
-            result = evolutionary_search(
-                supernet.space,
-                evaluator,
-                budget,
-                population=args.population,
-                generations=args.generations,
-                parents=args.parents,
-                mutations=args.mutations,
-                crossovers=args.crossovers,
-                mutation_probability=args.mutation_probability,
-                **common,
-            )
+        result = run_strategy(args, supernet.space, evaluator, budget, is_main=info.is_main)
         if info.is_main:
             paths = write_search_outputs(out, result)
             best = result.best
@@ -125,3 +108,43 @@ def run(args: argparse.Namespace) -> int:
     finally:
         destroy_distributed()
     return 0
+
+
+def main_rank_first(info: Any, make: Callable[[], T]) -> T:
+    """``make()`` on rank 0 first (it may prepare data: SynthPose is generated on first use), then on the other
+    ranks once rank 0 is done (a barrier); in one process just ``make()``."""
+    from vipnas.engine.distributed import barrier
+
+    if info.world_size > 1 and not info.is_main:
+        barrier()
+    value = make()
+    if info.world_size > 1 and info.is_main:
+        barrier()
+    return value
+
+
+def run_strategy(args: argparse.Namespace, space: Any, evaluator: Any, budget: Any, *, is_main: bool) -> Any:
+    """The search ``args`` ask for (``--strategy`` and its options, ``--seed``, ``--objective``) over ``space``,
+    with its store in ``--out`` stamped with what produced it (resumed when it matches, refused otherwise)."""
+    from vipnas.nas.search import ResultStore, evolutionary_search, random_search, search_provenance
+
+    out = Path(args.out)
+    provenance = search_provenance(args.checkpoint, space, budget, evaluator.provenance())
+    store = ResultStore(out / "store.json", provenance=provenance, writer=is_main)
+    if len(store):
+        logging.info("resuming: %d candidates already evaluated in %s", len(store), out / "store.json")
+    common = {"seed": args.seed, "store": store, "objective": args.objective}
+    if args.strategy == "random":
+        return random_search(space, evaluator, budget, num_candidates=args.candidates, **common)
+    return evolutionary_search(
+        space,
+        evaluator,
+        budget,
+        population=args.population,
+        generations=args.generations,
+        parents=args.parents,
+        mutations=args.mutations,
+        crossovers=args.crossovers,
+        mutation_probability=args.mutation_probability,
+        **common,
+    )

@@ -24,8 +24,10 @@ Decisions where the paper is silent:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from vipnas.engine.batchnorm import frozen_bn_stats
@@ -34,7 +36,7 @@ from vipnas.engine.steps import Criterion, MixedPrecision, TrainStep
 from vipnas.nn.warp import warp_heatmaps
 from vipnas.space.temporal import TemporalArch, TemporalSpace
 
-__all__ = ["PropagationStep", "temporal_sandwich"]
+__all__ = ["PropagationStep", "propagate", "temporal_sandwich"]
 
 
 def temporal_sandwich(
@@ -46,6 +48,27 @@ def temporal_sandwich(
     archs = [("largest", space.extreme("largest", rng)), ("smallest", space.extreme("smallest", rng))]
     archs += [(f"random{index + 1}", space.sample(rng)) for index in range(num_random)]
     return archs
+
+
+def propagate(
+    key: Callable[[torch.Tensor], torch.Tensor],
+    networks: Sequence[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
+    images: torch.Tensor,
+    inverse_affines: Any,
+    *,
+    udp: bool = False,
+) -> list[torch.Tensor]:
+    """Heatmaps (float32) of every frame of a batch of clips, without training: frame 0 by ``key``, frame t by
+    ``networks[t-1](crops, heatmaps)`` fed with frame t-1's heatmaps warped into frame t's crop. ``images``
+    (N, T+1, 3, H, W); ``inverse_affines`` (N, T+1, 2, 3), the clips' ``Sample.inverse_affine``. (Training runs its
+    own loop: it back-propagates each frame as soon as its loss exists.)"""
+    affines = torch.as_tensor(np.asarray(inverse_affines), dtype=torch.float64)
+    size = (int(images.shape[-2]), int(images.shape[-1]))
+    outputs = [key(images[:, 0]).float()]
+    for t, network in enumerate(networks, start=1):
+        warped = warp_heatmaps(outputs[-1], affines[:, t - 1], affines[:, t], size, udp=udp)
+        outputs.append(network(images[:, t], warped).float())
+    return outputs
 
 
 class PropagationStep(TrainStep):

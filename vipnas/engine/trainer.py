@@ -76,7 +76,7 @@ from vipnas.engine.distributed import (
 )
 from vipnas.engine.log import MetricsLog, format_duration, setup_logging
 from vipnas.engine.losses import keypoint_mse_loss
-from vipnas.engine.propagation import PropagationStep
+from vipnas.engine.propagation import PropagationStep, propagate
 from vipnas.engine.sandwich import arch_digest
 from vipnas.engine.schedule import LRSchedule
 from vipnas.engine.steps import MixedPrecision, SandwichStep, StaticStep, TrainStep
@@ -84,7 +84,6 @@ from vipnas.engine.threads import ThreadTuner
 from vipnas.engine.validation import PRIMARY_METRICS
 from vipnas.models.supernet import PoseSupernet
 from vipnas.models.temporal import TemporalSupernet
-from vipnas.nn.warp import warp_heatmaps
 
 __all__ = [
     "NonFiniteLossError",
@@ -283,33 +282,21 @@ class Trainer:
         """The training step of this model: multi-frame propagation for a temporal supernet, the sandwich for a
         supernet, a plain step for a static network."""
         # the trainer picks the ground-truth loss (looked up here, so a test can substitute it)
-        settings = self.config.supernet
+        if not self.supernet and not self.temporal:
+            return StaticStep(self.model, self.precision, self.device, criterion=keypoint_mse_loss)
+        settings = self.config.supernet  # the sandwich's settings serve the temporal sandwich too
+        sandwich = {
+            "seed": self.config.runtime.seed,
+            "num_random": settings.num_random,
+            "distill": settings.distill,
+            "freeze_bn_stats": settings.bn_stats == "largest",
+            "criterion": keypoint_mse_loss,
+        }
         if self.temporal:
             key = load_key_network(self.config).to(self.device)  # frozen by the step; not in the optimizer
-            return PropagationStep(
-                self.model,
-                key,
-                self.precision,
-                self.device,
-                seed=self.config.runtime.seed,
-                num_random=settings.num_random,
-                distill=settings.distill,
-                freeze_bn_stats=settings.bn_stats == "largest",
-                udp=self.model.metadata.codec == "udp",
-                criterion=keypoint_mse_loss,
-            )
-        if not self.supernet:
-            return StaticStep(self.model, self.precision, self.device, criterion=keypoint_mse_loss)
-        return SandwichStep(
-            self.model,
-            self.precision,
-            self.device,
-            seed=self.config.runtime.seed,
-            num_random=settings.num_random,
-            distill=settings.distill,
-            freeze_bn_stats=settings.bn_stats == "largest",
-            criterion=keypoint_mse_loss,
-        )
+            udp = self.model.metadata.codec == "udp"
+            return PropagationStep(self.model, key, self.precision, self.device, udp=udp, **sandwich)
+        return SandwichStep(self.model, self.precision, self.device, **sandwich)
 
     # ------------------------------------------------------------------------------------------------- the loop
     def fit(self) -> TrainResult:
@@ -655,8 +642,6 @@ class TemporalValidator:
         self.loader = make_loader(dataset, shard, config.data.val_batch_size, config, drop_last=False)
         self.key, self.device = key, device
         self.udp = model.metadata.codec == "udp"
-        height, width = model.metadata.input_size
-        self.input_size = (int(height), int(width))
         self.arch = model.space.extreme("largest", random.Random(f"vipnas-temporal-val:{config.runtime.seed}"))
         self.clips = len(dataset)
 
@@ -674,13 +659,10 @@ class TemporalValidator:
                 images = batch.image.to(self.device)  # (N, T+1, 3, H, W)
                 target = batch.heatmaps.to(self.device)
                 weight = batch.target_weight.to(self.device)
-                affines = torch.as_tensor(batch.inverse_affine, dtype=torch.float64)  # (N, T+1, 2, 3)
-                heatmaps = self.key(images[:, 0]).float()
-                for t, frame in enumerate(self.arch.frames, start=1):
-                    model.activate(frame)
-                    warped = warp_heatmaps(heatmaps, affines[:, t - 1], affines[:, t], self.input_size, udp=self.udp)
-                    heatmaps = model(images[:, t], warped).float()
-                    totals[t - 1] += keypoint_mse_loss(heatmaps, target[:, t], weight[:, t]).item() * len(images)
+                networks = [_frame_network(model, frame) for frame in self.arch.frames]
+                outputs = propagate(self.key, networks, images, batch.inverse_affine, udp=self.udp)
+                for t in range(1, length + 1):
+                    totals[t - 1] += keypoint_mse_loss(outputs[t], target[:, t], weight[:, t]).item() * len(images)
                 totals[length] += len(images)
         finally:
             model.activate(active)
@@ -691,6 +673,16 @@ class TemporalValidator:
             "largest/loss": float(np.mean(per_frame)),
             **{f"largest/loss_t{t}": v for t, v in enumerate(per_frame, 1)},
         }
+
+
+def _frame_network(model: TemporalSupernet, frame: Any) -> Any:
+    """Frame ``frame``'s T-ViPNet inside the supernet, as a ``(crops, heatmaps) -> heatmaps`` callable."""
+
+    def forward(crops: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
+        model.activate(frame)
+        return model(crops, heatmaps)
+
+    return forward
 
 
 class _Meter:

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from vipnas.engine.propagation import propagate
 from vipnas.models.complexity import temporal_complexity
 from vipnas.nas.budget import Budget
-from vipnas.nn.warp import warp_heatmaps
 from vipnas.space.temporal import FUSION_OPS, FUSION_POINTS, FrameChoice, TemporalArch, TemporalSpace
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "align_on_key_frames",
     "evaluator_from_checkpoint",
     "plot_allocation",
-    "propagate",
 ]
 
 
@@ -84,19 +83,6 @@ class TemporalBudget(Budget):
         options = [FrameChoice(smallest, point, op) for point in FUSION_POINTS for op in FUSION_OPS]
         best = min(options, key=lambda frame: self.cost(space.uniform(frame)).macs)
         return space.uniform(best)
-
-
-def propagate(key: torch.nn.Module, networks: list[Any], batch: Any, *, udp: bool = False) -> list[torch.Tensor]:
-    """Heatmaps of every frame of a batch of clips: frame 0 by ``key``, frame t by ``networks[t-1]`` fed with frame
-    t-1's heatmaps warped into frame t's crop (:func:`vipnas.nn.warp.warp_heatmaps`)."""
-    images = batch.image  # (N, T+1, 3, H, W)
-    affines = torch.as_tensor(np.asarray(batch.inverse_affine), dtype=torch.float64)
-    size = tuple(images.shape[-2:])
-    outputs = [key(images[:, 0])]
-    for t, network in enumerate(networks, start=1):
-        warped = warp_heatmaps(outputs[-1], affines[:, t - 1], affines[:, t], size, udp=udp)
-        outputs.append(network(images[:, t], warped))
-    return outputs
 
 
 def _frame_view(batch: Any, t: int) -> SimpleNamespace:
@@ -162,7 +148,7 @@ class TemporalEvaluator:
         for net in networks:
             net.train()
         for batch in self.calibration_batches:
-            propagate(self.key, networks, batch, udp=self.udp)
+            propagate(self.key, networks, batch.image, batch.inverse_affine, udp=self.udp)
         for net in networks:
             net.eval()
         return networks
@@ -179,7 +165,9 @@ class TemporalEvaluator:
 
         parts: list[list[PosePredictions]] = [[] for _ in range(len(networks) + 1)]
         for batch in self.val_batches:
-            for t, heatmaps in enumerate(propagate(self.key, networks, batch, udp=self.udp)):
+            for t, heatmaps in enumerate(
+                propagate(self.key, networks, batch.image, batch.inverse_affine, udp=self.udp)
+            ):
                 keypoints, scores = self.codec.decode(heatmaps.float().numpy())
                 parts[t].append(PosePredictions.from_crops(keypoints, scores, _frame_view(batch, t)))
         per_frame = [PosePredictions.concatenate(p) for p in parts]

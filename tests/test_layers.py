@@ -21,7 +21,7 @@ LAYERS = (
     {"elastic", "config", "evaluation"},  # supernet operators; typed configs; metrics
     {"models"},  # networks, supernets, registry, checkpoints, export
     {"engine"},  # training
-    {"nas"},  # search
+    {"nas", "runtime"},  # search; the online video runtime (which imports no elastic operator)
     {"demo"},
     {"commands"},
     {"cli"},

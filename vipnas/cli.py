@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "eval": "evaluate",
     "search": "search",
     "allocate": "allocate",
+    "ablation": "ablation",
+    "video": "video",
     "extract": "extract",
     "latency-table": "latency_table",
     "info": "info",

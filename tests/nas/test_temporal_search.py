@@ -147,3 +147,36 @@ def test_allocate_command_searches_a_trained_temporal_supernet(tmp_path) -> None
     assert main([*args, "--length", "3", "--out", str(tmp_path / "t3")]) == 0
     longer = json.loads((tmp_path / "t3" / "candidates.json").read_text())
     assert longer["length"] == 3 and all(len(c["arch"]["frames"]) == 3 for c in longer["candidates"])
+
+
+def test_frame_by_frame_scores_every_frame_without_the_propagated_heatmaps(setup, tmp_path) -> None:
+    """S-ViPNAS on every frame (Table 3's baseline) and a temporal arch without fusion (Fig. 6a's) against a loop
+    written here: each frame's crops through its own network, decoded and scored over all frames by poseval."""
+    from vipnas.engine.batchnorm import recalibrate_bn
+    from vipnas.evaluation.instances import PosePredictions
+    from vipnas.evaluation.posetrack import evaluate_posetrack
+    from vipnas.nas.temporal import FrameByFrameEvaluator, _frame_view
+
+    space, _, key, evaluator = setup
+    pretrained = load_model(PRETRAINED)
+    frames = FrameByFrameEvaluator(pretrained, evaluator)
+    calibration = [batch.image.flatten(0, 1) for batch in evaluator.calibration_batches]
+
+    def by_hand(networks):  # networks[t] runs frame t, key frame included
+        parts = []
+        with torch.no_grad():
+            for batch in evaluator.val_batches:
+                for t, network in enumerate(networks):
+                    keypoints, scores = evaluator.codec.decode(network(batch.image[:, t]).numpy())
+                    parts.append(PosePredictions.from_crops(keypoints, scores, _frame_view(batch, t)))
+        predictions = PosePredictions.concatenate(parts)
+        images = {int(i) for i in predictions.image_ids}
+        return evaluate_posetrack(evaluator.ground_truth, predictions, str(tmp_path / "p"), image_ids=images)["Total"]
+
+    arch = pretrained.space.sample(random.Random(3))
+    network = recalibrate_bn(pretrained.extract_subnet(arch), None, calibration).eval()
+    assert frames(arch)["Total_all"] == pytest.approx(by_hand([network] * (LENGTH + 1)), abs=1e-9)
+    temporal = space.sample(random.Random(4))
+    nets = [recalibrate_bn(pretrained.extract_subnet(f.arch), None, calibration).eval() for f in temporal.frames]
+    assert frames.without_fusion(temporal)["Total_all"] == pytest.approx(by_hand([key, *nets]), abs=1e-9)
+    assert frames(arch)["Total_all"] != frames(pretrained.space.smallest())["Total_all"]

@@ -1,4 +1,4 @@
-"""``vipnas demo``: the whole spatial pipeline on SynthPose (the README's main job)."""
+"""``vipnas demo``: the whole spatial pipeline on SynthPose (the README's main job); ``--video``: the temporal one."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ EXAMPLES = [
     "vipnas demo --long --out runs/demo-long      # medium level, a longer supernet run from scratch",
     "vipnas demo --seed 1 --out runs/demo-seed1   # another search and fine-tuning seed, the same data",
     "vipnas demo --quick --out runs/demo-quick",
+    "vipnas demo --video                          # T-ViPNAS vs S-ViPNAS on SynthPose videos, and the ablations",
+    "vipnas demo --video --seed 1 --out runs/demo-video-seed1",
 ]
 
 
@@ -27,7 +29,14 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="runs/demo", help="output folder (a rerun resumes what is there)")
+    parser.add_argument(
+        "--out", default=None, help="output folder (a rerun resumes what is there; default runs/demo, runs/demo-video)"
+    )
+    parser.add_argument(
+        "--video",
+        action="store_true",
+        help="the temporal pipeline on SynthPose videos: key network, T-supernet, allocation, ablations",
+    )
     parser.add_argument("--quick", action="store_true", help="a minute-long smoke run of the same pipeline")
     parser.add_argument(
         "--long", action="store_true", help="the medium level with a longer supernet run trained from scratch"
@@ -62,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.quick and args.long:
         raise SystemExit("vipnas demo: error: --quick and --long exclude each other")
+    if args.video:
+        return _run_video(args)
     settings = QUICK if args.quick else LONG if args.long else FULL
     if args.supernet_iters is not None:
         settings = replace(settings, supernet_iters=args.supernet_iters, pretrained=False)
@@ -77,5 +88,42 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise SystemExit(f"vipnas demo: error: --threads must be >= 1, got {args.threads}")
         settings = replace(settings, threads=args.threads)
-    run_demo(args.out, settings, data_root=args.data_root)
+    run_demo(args.out or "runs/demo", settings, data_root=args.data_root)
+    return 0
+
+
+def video_settings(args: argparse.Namespace) -> object:
+    """The :class:`~vipnas.demo.video.VideoDemoSettings` the shared options of ``demo --video`` and ``ablation``
+    choose."""
+    from dataclasses import replace
+
+    from vipnas.demo.video import QUICK_VIDEO, VIDEO
+
+    settings = QUICK_VIDEO if args.quick else VIDEO
+    if getattr(args, "candidates", None) is not None:
+        settings = replace(settings, candidates=args.candidates)
+    if args.from_scratch:
+        settings = replace(settings, pretrained=False)
+    if args.level is not None:
+        settings = replace(settings, level=args.level)
+    if args.seed is not None:
+        settings = replace(settings, seed=args.seed)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"vipnas: error: --threads must be >= 1, got {args.threads}")
+        settings = replace(settings, threads=args.threads)
+    return settings
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    from vipnas.demo.video import run_video_demo
+
+    for flag, given in (
+        ("--long", args.long),
+        ("--data-root", args.data_root),
+        ("--supernet-iters", args.supernet_iters),
+    ):
+        if given:
+            raise SystemExit(f"vipnas demo: error: {flag} applies to the spatial demo, not to --video")
+    run_video_demo(args.out or "runs/demo-video", video_settings(args))
     return 0

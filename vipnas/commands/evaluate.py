@@ -21,9 +21,14 @@ EXAMPLES = [
     "--head-boxes mpii/annotations/mpii_gt_val.mat",
     "vipnas eval --preds runs/eval/keypoints.json --ann person_keypoints_val2017.json --data COCO --json",
     "vipnas eval --preds runs/eval/posetrack_predictions --ann posetrack18/annotations/val --data POSETRACK",
+    "vipnas eval --preds runs/video/posetrack --ann posetrack18/annotations/val --data POSETRACK --tracking",
 ]
 
 _DATASETS = ("COCO", "POSETRACK", "MPII", "CROWDPOSE")
+
+
+# the tracking figures poseval prints (the per-joint and per-group rest goes under "tracking")
+TRACKING_HEADLINE = ("MOTA_Total", "MOTP_Total", "Precision_Total", "Recall_Total")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="data loader workers")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument(
+        "--tracking",
+        action="store_true",
+        help="also PoseTrack's tracking metrics (MOTA, MOTP, precision, recall, as the official poseval) of a "
+        "--preds folder of per-video files with track_id per person",
+    )
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -105,8 +116,16 @@ def run(args: argparse.Namespace) -> int:
         check_codec_name(args.codec, "--codec")  # before loading anything: a one-line error
         if args.preds is not None:
             raise ValueError("--codec decodes a model's heatmaps; --preds files are already decoded")
+    if args.tracking and (args.preds is None or args.data != "POSETRACK"):
+        raise ValueError("--tracking scores a --preds folder of PoseTrack18 per-video files (--data POSETRACK)")
     if args.preds is not None:
         metrics = evaluate_predictions_file(args.data, args.ann, args.preds, head_boxes=args.head_boxes)
+        if args.tracking:
+            from vipnas.evaluation.tracking import evaluate_posetrack_tracking
+
+            found = evaluate_posetrack_tracking(args.ann, args.preds)
+            metrics.update({name: found[name] for name in TRACKING_HEADLINE})
+            metrics["tracking"] = found
     else:
         if args.images is None:
             raise ValueError("evaluating a model needs --images (the image root of the annotation file)")

@@ -34,10 +34,13 @@ from vipnas.nas.budget import Budget
 from vipnas.space.temporal import FUSION_OPS, FUSION_POINTS, FrameChoice, TemporalArch, TemporalSpace
 
 __all__ = [
+    "FrameByFrameEvaluator",
+    "SingleFrame",
     "TemporalBudget",
     "TemporalCost",
     "TemporalEvaluator",
     "align_on_key_frames",
+    "clip_evaluator",
     "evaluator_from_checkpoint",
     "plot_allocation",
 ]
@@ -158,16 +161,16 @@ class TemporalEvaluator:
         return self.evaluate_networks(self.networks(arch))
 
     @torch.no_grad()
-    def evaluate_networks(self, networks: list[Any]) -> dict[str, float]:
-        """PoseTrack mAP of any key network + T-ViPNets on the cached validation clips."""
+    def evaluate_networks(self, networks: list[Any], key: Any = None) -> dict[str, float]:
+        """PoseTrack mAP of the key network (``key``, default this evaluator's) + ``networks`` (one per non-key
+        frame, called ``network(crops, heatmaps)``) on the cached validation clips."""
         from vipnas.evaluation.instances import PosePredictions
         from vipnas.evaluation.posetrack import evaluate_posetrack
 
+        key = self.key if key is None else key
         parts: list[list[PosePredictions]] = [[] for _ in range(len(networks) + 1)]
         for batch in self.val_batches:
-            for t, heatmaps in enumerate(
-                propagate(self.key, networks, batch.image, batch.inverse_affine, udp=self.udp)
-            ):
+            for t, heatmaps in enumerate(propagate(key, networks, batch.image, batch.inverse_affine, udp=self.udp)):
                 keypoints, scores = self.codec.decode(heatmaps.float().numpy())
                 parts[t].append(PosePredictions.from_crops(keypoints, scores, _frame_view(batch, t)))
         per_frame = [PosePredictions.concatenate(p) for p in parts]
@@ -182,6 +185,58 @@ class TemporalEvaluator:
                 )
                 metrics.update({f"{name}{suffix}": float(v) for name, v in found.items() if isinstance(v, float | int)})
         return metrics
+
+
+class SingleFrame(torch.nn.Module):
+    """A spatial network in a non-key frame's place without temporal fusion: ``forward(crops, heatmaps)`` ignores
+    the propagated heatmaps (S-ViPNAS run on every frame, Fig. 6a's baseline)."""
+
+    def __init__(self, network: torch.nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, crops: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
+        return self.network(crops)
+
+
+class FrameByFrameEvaluator:
+    """Spatial archs of a spatial supernet scored on the clips of a :class:`TemporalEvaluator`, frame by frame.
+
+    ``evaluator(arch)``: the S-ViPNet of ``arch`` on every frame of every clip (S-ViPNAS applied to each frame
+    independently, as the paper's Table 3 baseline), so ``Total_all`` is its video mAP; :meth:`without_fusion`: a
+    temporal arch's key network on the key frames and each frame's spatial arch, from this supernet, on its frame
+    with no fusion (Fig. 6a's baseline). BatchNorm statistics of each extracted network are re-estimated on every
+    frame of the temporal evaluator's calibration clips (as :func:`vipnas.engine.batchnorm.recalibrate_bn` does for
+    the spatial search).
+    """
+
+    def __init__(self, supernet: Any, clips: TemporalEvaluator) -> None:
+        self.supernet, self.clips = supernet.eval(), clips
+        self.frames = [batch.image.flatten(0, 1) for batch in clips.calibration_batches]
+
+    def provenance(self) -> dict[str, Any]:
+        return {**self.clips.provenance(), "frame_by_frame": True}
+
+    @torch.no_grad()
+    def network(self, arch: Any) -> torch.nn.Module:
+        """The extracted, BN-recalibrated static network of ``arch`` (eval mode)."""
+        from vipnas.engine.batchnorm import recalibrate_bn
+
+        network = self.supernet.extract_subnet(arch)
+        return recalibrate_bn(network, None, self.frames).eval()
+
+    @torch.no_grad()
+    def __call__(self, arch: Any) -> dict[str, float]:
+        network = self.network(arch)
+        frames = max(len(batch.image[0]) for batch in self.clips.val_batches) - 1
+        return self.clips.evaluate_networks([SingleFrame(network)] * frames, key=network)
+
+    @torch.no_grad()
+    def without_fusion(self, arch: TemporalArch, key: Any = None) -> dict[str, float]:
+        """``arch``'s frames as spatial networks of this supernet (no fusion) after its key network (``key``, default
+        the temporal evaluator's)."""
+        networks = {frame.arch: SingleFrame(self.network(frame.arch)) for frame in arch.frames}
+        return self.clips.evaluate_networks([networks[frame.arch] for frame in arch.frames], key=key)
 
 
 def align_on_key_frames(dataset: Any) -> Any:
@@ -212,10 +267,8 @@ def evaluator_from_checkpoint(
     """
     from dataclasses import replace
 
-    from vipnas.codec import codec_for_model
     from vipnas.config import config_from_dict
-    from vipnas.data.dataset import build_loader
-    from vipnas.engine.build import build_clip_dataset, load_key_network, prepare_data
+    from vipnas.engine.build import load_key_network, prepare_data
     from vipnas.models.checkpoint import model_from_payload, read_checkpoint
     from vipnas.models.temporal import TemporalSupernet
     from vipnas.nas.search import file_digest
@@ -241,19 +294,51 @@ def evaluator_from_checkpoint(
             f"data.val_annotations {paths.val_annotations} is not a folder of PoseTrack18 per-video files: the "
             "allocation search scores PoseTrack mAP on them"
         )
-    key = load_key_network(config)
+    settings = {
+        "length": length,
+        "data_root": str(config.data.root),
+        "key": file_digest(config.temporal.key),
+        "calibration_clips_requested": calibration_clips,
+        "val_limit": config.data.val_limit,
+    }
+    return clip_evaluator(
+        supernet, load_key_network(config), config, paths, calibration_clips=calibration_clips, settings=settings
+    )
+
+
+def clip_evaluator(
+    supernet: Any,
+    key: torch.nn.Module,
+    config: Any,
+    paths: Any,
+    *,
+    length: int | None = None,
+    calibration_clips: int = 32,
+    settings: dict[str, Any] | None = None,
+) -> TemporalEvaluator:
+    """The :class:`TemporalEvaluator` of ``supernet`` for T = ``length`` (default its space's) on the clips of
+    ``paths.val_annotations`` (a PoseTrack18 folder of per-video files) that start on key frames, with
+    ``calibration_clips`` training clips (evenly spaced over ``paths.train_annotations``) for BatchNorm; ``config``
+    gives the data settings (``data.val_limit``, ``data.val_batch_size``, ``temporal.clip_step``)."""
+    from dataclasses import replace
+
+    from vipnas.codec import codec_for_model
+    from vipnas.data.dataset import build_loader
+    from vipnas.engine.build import build_clip_dataset
+    from vipnas.nas.search import file_digest
+
+    length = length or supernet.space.length
+    config = replace(config, temporal=replace(config.temporal, length=length, clip_stride=length + 1))
+    config = replace(config, data=replace(config.data, train_limit=0))
     metadata = supernet.metadata
     calibration = build_clip_dataset(config, metadata, paths, split="train", augment=False)
     calibration.clips = calibration.clips[:: max(1, len(calibration.clips) // calibration_clips)][:calibration_clips]
     validation = align_on_key_frames(build_clip_dataset(config, metadata, paths, split="val", augment=False))
     batch = config.data.val_batch_size
     settings = {
+        **(settings or {}),
         "length": length,
-        "data_root": str(config.data.root),
         "val_annotations_digest": _folder_digest(Path(paths.val_annotations), file_digest),
-        "key": file_digest(config.temporal.key),
-        "calibration_clips_requested": calibration_clips,
-        "val_limit": config.data.val_limit,
     }
     return TemporalEvaluator(
         supernet,

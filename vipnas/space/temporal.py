@@ -132,21 +132,26 @@ def _below_stage(choice: StageSpace, key: Any, middle: int) -> StageSpace:
 class TemporalSpace:
     """T-ViPNets of ``length`` frames under the key arch ``key`` of the spatial space ``space``.
 
+    ``shared=True`` is the paper's Fig. 6b baseline: one choice (spatial arch, fusion point, op) shared by every
+    non-key frame; sampling, mutation and crossover keep the frames equal and :meth:`validate` refuses others.
+
     Raises:
         InvalidArchError: ``key`` is not in ``space``.
         ValueError: ``length`` < 1.
     """
 
-    def __init__(self, space: SearchSpace, key: Arch, length: int = 3) -> None:
+    def __init__(self, space: SearchSpace, key: Arch, length: int = 3, *, shared: bool = False) -> None:
         space.validate(key)
         if length < 1:
             raise ValueError(f"a temporal space needs at least one non-key frame (T >= 1), got {length}")
-        self.space, self.key, self.length = space, key, length
-        self.name = f"{space.name}_temporal_t{length}"
+        self.space, self.key, self.length, self.shared = space, key, length, shared
+        self.name = f"{space.name}_temporal_t{length}" + ("_shared" if shared else "")
 
     def size(self) -> int:
-        """Number of distinct temporal archs: (frame archs x fusion points x ops) ** T."""
-        return (self.frame_space.size() * len(FUSION_POINTS) * len(FUSION_OPS)) ** self.length
+        """Number of distinct temporal archs: (frame archs x fusion points x ops) ** T (without the power when
+        shared)."""
+        choices = self.frame_space.size() * len(FUSION_POINTS) * len(FUSION_OPS)
+        return choices if self.shared else choices**self.length
 
     @cached_property
     def frame_space(self) -> SearchSpace:
@@ -184,6 +189,8 @@ class TemporalSpace:
             raise InvalidArchError("the temporal arch's key arch is not this space's key arch (the S-ViPNet)")
         if arch.length != self.length:
             raise InvalidArchError(f"the temporal arch has {arch.length} non-key frames; the space has T={self.length}")
+        if self.shared and len(set(arch.frames)) > 1:
+            raise InvalidArchError("the frames' choices differ; this space shares one choice across every frame")
         for index, frame in enumerate(arch.frames, start=1):
             if frame.fusion not in FUSION_POINTS:
                 raise InvalidArchError(f"frame {index}: fusion point {frame.fusion!r}; allowed: {list(FUSION_POINTS)}")
@@ -207,7 +214,9 @@ class TemporalSpace:
         return FrameChoice(self.frame_space.sample(rng), rng.choice(FUSION_POINTS), rng.choice(FUSION_OPS))
 
     def sample(self, rng: random.Random) -> TemporalArch:
-        """Every frame its own uniformly random spatial arch, fusion point and op."""
+        """Every frame its own uniformly random spatial arch, fusion point and op (shared: one for all)."""
+        if self.shared:
+            return self.uniform(self.sample_frame(rng))
         return TemporalArch(self.key, tuple(self.sample_frame(rng) for _ in range(self.length)))
 
     def uniform(self, frame: FrameChoice) -> TemporalArch:
@@ -217,6 +226,8 @@ class TemporalSpace:
     def extreme(self, which: str, rng: random.Random) -> TemporalArch:
         """``largest`` or ``smallest`` spatial arch on every frame, with random fusion choices (the sandwich)."""
         arch = self.frame_space.largest() if which == "largest" else self.frame_space.smallest()
+        if self.shared:
+            return self.uniform(FrameChoice(arch, rng.choice(FUSION_POINTS), rng.choice(FUSION_OPS)))
         return TemporalArch(
             self.key,
             tuple(FrameChoice(arch, rng.choice(FUSION_POINTS), rng.choice(FUSION_OPS)) for _ in range(self.length)),
@@ -227,16 +238,18 @@ class TemporalSpace:
         ``probability``."""
         self.validate(arch)
         frames = []
-        for frame in arch.frames:
+        for frame in arch.frames[:1] if self.shared else arch.frames:
             spatial = self.frame_space.mutate(frame.arch, rng, probability)
             fusion = rng.choice(FUSION_POINTS) if rng.random() < probability else frame.fusion
             op = rng.choice(FUSION_OPS) if rng.random() < probability else frame.op
             frames.append(FrameChoice(spatial, fusion, op))
-        return TemporalArch(self.key, tuple(frames))
+        return self.uniform(frames[0]) if self.shared else TemporalArch(self.key, tuple(frames))
 
     def crossover(self, first: TemporalArch, second: TemporalArch, rng: random.Random) -> TemporalArch:
-        """Frame-wise uniform crossover: each frame's whole choice comes from one parent."""
+        """Frame-wise uniform crossover: each frame's whole choice comes from one parent (shared: the whole arch)."""
         self.validate(first)
         self.validate(second)
+        if self.shared:
+            return first if rng.random() < 0.5 else second
         frames = tuple(a if rng.random() < 0.5 else b for a, b in zip(first.frames, second.frames, strict=True))
         return replace(first, frames=frames)

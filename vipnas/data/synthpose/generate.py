@@ -37,6 +37,9 @@ class SynthPoseLayout:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # a str root works too
+
     def images(self, split: str) -> Path:
         """Folder of the still images of a split (COCO ``file_name`` is relative to it)."""
         return self.root / "images" / split

@@ -44,7 +44,7 @@ __all__ = [
 
 logger = logging.getLogger("vipnas.demo")
 
-PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "synthpose_tiny_supernet.pth"
+PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained" / "synthpose_tiny_supernet.pth"
 
 
 @dataclass(frozen=True)

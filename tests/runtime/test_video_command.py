@@ -1,0 +1,80 @@
+"""`vipnas video`: a SynthPose video's frame folder through the key network and T-ViPNets with ground-truth boxes;
+every output is written and consistent (MP4 frame count, one JSON line per frame, the schedule), the PoseTrack
+predictions score with `vipnas eval --tracking`, and bad input is one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import shutil
+
+import cv2
+import pytest
+
+import vipnas
+from vipnas.cli import main
+from vipnas.data import synthpose
+from vipnas.data.synthpose.generate import SynthPoseLayout
+from vipnas.demo import PRETRAINED
+from vipnas.models.checkpoint import load_model
+from vipnas.models.temporal import TemporalSupernet
+from vipnas.space.temporal import TemporalSpace
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("video-command")
+    synthpose.generate(root / "synth", images=0, videos=2, frames=7, seed=8, workers=1, progress=False)
+    layout = SynthPoseLayout(root / "synth")
+    pretrained = load_model(PRETRAINED)
+    key = pretrained.extract_subnet(pretrained.space.largest(), name="key").eval()
+    key.metadata = dataclasses.replace(key.metadata, dataset="POSETRACK18")
+    vipnas.save_model(key, root / "key.pth")
+    supernet = TemporalSupernet.from_key_network(key, TemporalSpace(pretrained.space, key.arch, length=2))
+    arch = supernet.space.sample(random.Random(1))
+    (root / "t_vipnas").mkdir()
+    for index, frame in enumerate(arch.frames, start=1):
+        vipnas.save_model(supernet.extract(frame), root / "t_vipnas" / f"t_vipnet_frame{index}.pth")
+    gt = sorted(layout.video_annotations("val").glob("*.json"))[0]
+    frames = layout.posetrack_root / "images" / "val" / gt.stem
+    return root, gt, frames
+
+
+def test_video_command_writes_consistent_outputs_that_vipnas_eval_scores(setup, capsys) -> None:
+    root, gt, frames = setup
+    out = root / "out"
+    args = ["video", str(frames), "--model", str(root / "key.pth"), "--temporal", str(root / "t_vipnas"),
+            "--detector", f"gt:{gt}", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "done: 7 frames" in printed and "2 T-ViPNet(s)" in printed
+    lines = [json.loads(line) for line in (out / f"{gt.stem}.jsonl").read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(7))
+    capture = cv2.VideoCapture(str(out / f"{gt.stem}.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 7
+    capture.release()
+    networks: dict[int, list[str]] = {}
+    for line in lines:
+        for person in line["people"]:
+            networks.setdefault(person["track_id"], []).append(person["network"])
+            assert len(person["keypoints"]) == 17 * 3
+    assert networks and all(names[:3] == ["key", "t1", "t2"] for names in networks.values() if len(names) >= 3)
+    # the PoseTrack predictions score against the video's ground truth (its folder alone)
+    truth = root / "truth"
+    truth.mkdir()
+    shutil.copy(gt, truth / gt.name)
+    assert main(["eval", "--preds", str(out / "posetrack"), "--ann", str(truth), "--data", "POSETRACK",
+                 "--tracking", "--json"]) == 0  # fmt: skip
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < metrics["Total"] <= 100 and metrics["MOTA_Total"] <= 100 and metrics["Recall_Total"] > 0
+
+
+def test_video_command_names_bad_input(setup, tmp_path, capsys) -> None:
+    root, gt, _ = setup
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert main(["video", str(empty), "--model", str(root / "key.pth"), "--detector", f"gt:{gt}"]) != 0
+    assert "empty.mp4" in capsys.readouterr().err
+    assert main(["video", str(empty), "--model", str(root / "key.pth"), "--detector", "nonsense"]) != 0
+    assert "nonsense" in capsys.readouterr().err

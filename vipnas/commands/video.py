@@ -1,0 +1,140 @@
+"""``vipnas video INPUT``: multi-person pose over a video, a folder of frames or a webcam, with key frames and
+T-ViPNets (see docs/runtime.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from vipnas.commands import positive_int
+
+HELP = "pose of every person in a video (file, frame folder or webcam): annotated MP4, JSON lines, PoseTrack results"
+EXAMPLES = [
+    "vipnas video clip.mp4 --model key.pth --detector gt:clip_posetrack.json --out runs/video",
+    "vipnas video clip.mp4 --model key.pth --temporal runs/demo-video/t_vipnas --detector gt:clip.json --every 4",
+    "vipnas video frames/ --model key.pth --detector onnx:yolov8n.onnx --backend onnxruntime --threads 2",
+    "vipnas video 0 --model key.pth --detector hog       # webcam 0",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="a video file, a folder of frames, or a webcam index")
+    parser.add_argument("--model", required=True, help="the S-ViPNet (key network) checkpoint")
+    parser.add_argument(
+        "--temporal", default=None, help="folder of T-ViPNets t_vipnet_frame1.pth … (vipnas demo --video's t_vipnas)"
+    )
+    parser.add_argument("--detector", default="hog", help="gt:FILE, sim:FILE, hog, onnx:PATH (docs/runtime.md)")
+    parser.add_argument("--every", type=positive_int, default=1, help="run the detector every N frames")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime", "openvino"), default="torch")
+    parser.add_argument("--threads", type=positive_int, default=1, help="inference threads")
+    parser.add_argument("--smooth", action="store_true", help="one-euro smoothing of the keypoints")
+    parser.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
+    parser.add_argument("--no-video", action="store_true", help="do not write the annotated MP4")
+    parser.add_argument("--out", default="runs/video", help="output folder")
+
+
+def _t_vipnets(folder: str | None) -> list[Path]:
+    if folder is None:
+        return []
+    paths = sorted(Path(folder).glob("t_vipnet_frame*.pth"), key=lambda p: int(p.stem.rsplit("frame", 1)[1]))
+    if not paths:
+        raise FileNotFoundError(
+            f"--temporal {folder}: no t_vipnet_frame1.pth … in it (vipnas demo --video writes them)"
+        )
+    return paths
+
+
+def _backend(kind: str, network: object, out: Path, name: str, threads: int) -> object:
+    from vipnas.runtime.backends import make_backend
+
+    onnx = None
+    if kind != "torch":
+        from vipnas.models.export import export_onnx
+
+        onnx = out / "onnx" / f"{name}.onnx"
+        onnx.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(network, onnx)  # type: ignore[arg-type]
+    return make_backend(kind, network, onnx, threads=threads)
+
+
+def _ground_truth_images(spec: str) -> list[dict] | None:
+    """A PoseTrack18 file's images in frame order when the detector reads one (ids for the predictions)."""
+    import json
+
+    kind, _, rest = spec.partition(":")
+    if kind not in ("gt", "sim"):
+        return None
+    data = json.loads(Path(rest.split("?", 1)[0]).read_text())
+    images = data.get("images") if isinstance(data, dict) else None
+    if not images or not all("frame_id" in image or "file_name" in image for image in images):
+        return None
+    return sorted(images, key=lambda image: (image.get("frame_id", 0), image.get("file_name", ""), image["id"]))
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+    from tqdm import tqdm
+
+    from vipnas.codec import codec_for_model
+    from vipnas.commands import writable_folder
+    from vipnas.data.metadata import get_dataset_info
+    from vipnas.models.checkpoint import load_model
+    from vipnas.runtime.crops import CropSettings
+    from vipnas.runtime.detectors import build_detector
+    from vipnas.runtime.outputs import VideoOutputs
+    from vipnas.runtime.smoothing import OneEuroConfig
+    from vipnas.runtime.stream import PoseStream, StreamConfig
+    from vipnas.runtime.video_io import open_frames
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    writable_folder(args.out)
+    out = Path(args.out)
+    torch.set_num_threads(args.threads)
+    detector = build_detector(args.detector)
+    key = load_model(args.model).eval()
+    nets = [load_model(path).eval() for path in _t_vipnets(args.temporal)]
+    for index, net in enumerate(nets, start=1):
+        if tuple(net.metadata.input_size) != tuple(key.metadata.input_size):
+            raise ValueError(
+                f"T-ViPNet {index} takes {net.metadata.input_size} crops, the key network {key.metadata.input_size}"
+            )
+    stream = PoseStream(
+        _backend(args.backend, key, out, "key", args.threads),
+        [_backend(args.backend, net, out, f"t_vipnet_frame{i}", args.threads) for i, net in enumerate(nets, 1)],
+        CropSettings.for_metadata(key.metadata),
+        codec_for_model(key.metadata),
+        detector,
+        StreamConfig(detect_every=args.every, smoothing=OneEuroConfig() if args.smooth else None),
+    )
+    info = get_dataset_info(str(key.metadata.dataset))
+    frames_done, began = 0, time.perf_counter()
+    with open_frames(args.input) as source:
+        name = Path(str(source.name)).stem or "webcam"
+        outputs = VideoOutputs(out, name, source.fps, source.size, info, images=_ground_truth_images(args.detector),
+                               video=not args.no_video)  # fmt: skip
+        bar = tqdm(total=args.max_frames or source.frame_count, desc=name, unit="frame", dynamic_ncols=True)
+        interrupted = False
+        try:
+            for frame in source:
+                if args.max_frames is not None and frames_done >= args.max_frames:
+                    break
+                result = stream.step(frame.image, frame.index, frame.time_s)
+                fps = 1.0 / max(result.timings["total"], 1e-9)
+                outputs.add(frame.image, result, fps)
+                frames_done += 1
+                bar.update(1)
+                bar.set_postfix(fps=f"{frames_done / (time.perf_counter() - began):.1f}", people=len(result.people))
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+            paths = outputs.close()
+    elapsed = time.perf_counter() - began
+    state = "stopped (Ctrl-C) after" if interrupted else "done:"
+    print(f"{state} {frames_done} frames in {elapsed:.1f} s ({frames_done / max(elapsed, 1e-9):.1f} frames/s, "
+          f"{len(nets)} T-ViPNet(s), backend {args.backend}, {args.threads} thread(s))")  # fmt: skip
+    print("outputs: " + ", ".join(str(p) for p in paths.values()))
+    return 130 if interrupted else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from vipnas.config import SYNTHPOSE_LEVELS
 
@@ -76,30 +77,23 @@ def run(args: argparse.Namespace) -> int:
     settings = QUICK if args.quick else LONG if args.long else FULL
     if args.supernet_iters is not None:
         settings = replace(settings, supernet_iters=args.supernet_iters, pretrained=False)
-    if args.candidates is not None:
-        settings = replace(settings, candidates=args.candidates)
-    if args.from_scratch:
-        settings = replace(settings, pretrained=False)
-    if args.level is not None:
-        settings = replace(settings, level=args.level)
-    if args.seed is not None:
-        settings = replace(settings, seed=args.seed)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"vipnas demo: error: --threads must be >= 1, got {args.threads}")
-        settings = replace(settings, threads=args.threads)
-    run_demo(args.out or "runs/demo", settings, data_root=args.data_root)
+    run_demo(args.out or "runs/demo", shared_options(settings, args), data_root=args.data_root)
     return 0
 
 
 def video_settings(args: argparse.Namespace) -> object:
     """The :class:`~vipnas.demo.video.VideoDemoSettings` the shared options of ``demo --video`` and ``ablation``
     choose."""
-    from dataclasses import replace
-
     from vipnas.demo.video import QUICK_VIDEO, VIDEO
 
-    settings = QUICK_VIDEO if args.quick else VIDEO
+    return shared_options(QUICK_VIDEO if args.quick else VIDEO, args)
+
+
+def shared_options(settings: Any, args: argparse.Namespace) -> Any:
+    """``settings`` (a spatial or a video demo's) with the options both demos and ``vipnas ablation`` share:
+    ``--candidates``, ``--from-scratch``, ``--level``, ``--seed``, ``--threads``."""
+    from dataclasses import replace
+
     if getattr(args, "candidates", None) is not None:
         settings = replace(settings, candidates=args.candidates)
     if args.from_scratch:

@@ -157,6 +157,7 @@ def _plot(name: str, rows: list[dict], path: Path, title: str) -> None:
         ours = [row for row in rows if not row["network"].startswith("  ")]
         base = [row for row in rows if row["network"].startswith("  ")]
         for points, colour, label in ((ours, "tab:red", "T-ViPNAS"), (base, "tab:blue", base[0]["network"].strip())):
+            points = sorted(points, key=lambda r: r["macs_per_frame"])  # a curve over the complexity levels
             axis.plot([r["macs_per_frame"] / 1e6 for r in points], [r["mAP_all"] for r in points], "o-",
                       color=colour, label=label)  # fmt: skip
         axis.set_xlabel("M MACs per frame (average over the T+1 frames)")

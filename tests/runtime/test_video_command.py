@@ -78,3 +78,74 @@ def test_video_command_names_bad_input(setup, tmp_path, capsys) -> None:
     assert "empty.mp4" in capsys.readouterr().err
     assert main(["video", str(empty), "--model", str(root / "key.pth"), "--detector", "nonsense"]) != 0
     assert "nonsense" in capsys.readouterr().err
+
+
+def _video_file(frames_folder, path, repeat: int) -> int:
+    """An MP4 of the folder's frames, ``repeat`` times over; returns its frame count."""
+    images = [cv2.imread(str(p)) for p in sorted(frames_folder.glob("*.jpg"))]
+    height, width = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (width, height))
+    for _ in range(repeat):
+        for image in images:
+            writer.write(image)
+    writer.release()
+    return len(images) * repeat
+
+
+def _sim_truth(gt, path, repeat: int) -> None:
+    """The video's ground truth repeated ``repeat`` times (frame_index set), for a detector over a longer video."""
+    data = json.loads(gt.read_text())
+    images = sorted(data["images"], key=lambda image: image["frame_id"])
+    out_images, out_annotations = [], []
+    for copy in range(repeat):
+        for index, image in enumerate(images):
+            new_id = copy * 1000 + index
+            out_images.append({**image, "id": new_id, "frame_id": new_id, "frame_index": copy * len(images) + index})
+            out_annotations += [{**a, "image_id": new_id} for a in data["annotations"] if a["image_id"] == image["id"]]
+    path.write_text(
+        json.dumps({"images": out_images, "annotations": out_annotations, "categories": data["categories"]})
+    )
+
+
+def test_a_video_file_gives_an_mp4_of_as_many_frames(setup, tmp_path) -> None:
+    root, gt, frames = setup
+    count = _video_file(frames, tmp_path / "clip.mp4", repeat=2)
+    _sim_truth(gt, tmp_path / "truth.json", repeat=2)
+    args = ["video", str(tmp_path / "clip.mp4"), "--model", str(root / "key.pth"),
+            "--detector", f"gt:{tmp_path / 'truth.json'}", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 0
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == count == 14
+    capture.release()
+
+
+def test_sigint_mid_video_leaves_valid_outputs_for_the_frames_done(setup, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, gt, frames = setup
+    count = _video_file(frames, tmp_path / "long.mp4", repeat=60)
+    _sim_truth(gt, tmp_path / "truth.json", repeat=60)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "vipnas", "video", str(tmp_path / "long.mp4"), "--model", str(root / "key.pth"),
+               "--detector", f"gt:{tmp_path / 'truth.json'}", "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    lines = out / "long.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not lines.is_file() or len(lines.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()[-2000:]
+    done = len(lines.read_text().splitlines())
+    assert 5 <= done < count and f"stopped (Ctrl-C) after {done} frames" in stdout.decode()
+    capture = cv2.VideoCapture(str(out / "long.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == done
+    capture.release()
+    predictions = json.loads((out / "posetrack" / "long.json").read_text())
+    assert len(predictions["images"]) == done and json.loads((out / "long_coco.json").read_text())

@@ -120,6 +120,7 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=4, help="SynthPose validation videos")
     parser.add_argument("--frames", type=int, default=24, help="first N frames of each SynthPose video")
     parser.add_argument("--people", type=int, default=2, help="boxes per frame on the real clips")
+    parser.add_argument("--models", default="", help="only networks whose name contains one of these (comma list)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     start = header("vipnas.runtime.PoseStream end to end (frames/s, ms per person)")
@@ -140,6 +141,9 @@ def main() -> int:
         "S-ViPNet key every frame": (key, []),
         f"T-ViPNAS (T={len(nets)})": (key, nets),
     }
+    if args.models:
+        wanted = args.models.split(",")
+        models = {name: value for name, value in models.items() if any(w in name for w in wanted)}
     gt_folder = next(run.glob("videos-*/synthpose/posetrack/annotations/val"))
     root = gt_folder.parents[1]
     clips: dict[str, tuple[list, object, str]] = {}

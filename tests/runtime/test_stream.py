@@ -196,3 +196,22 @@ def test_runtime_modules_import_no_elastic_operator() -> None:
             names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             found += [f"{path.name}: {name}" for name in names if name.startswith(banned)]
     assert not found
+
+
+def test_openvino_backend_agrees_with_torch(clip, tmp_path) -> None:
+    """OpenVINO is an optional extra (pip install openvino): skipped when absent."""
+    pytest.importorskip("openvino")
+    from vipnas.models.export import export_onnx
+    from vipnas.runtime.backends import OpenVinoBackend
+
+    key, nets, codec, _, instances, _ = clip
+    export_onnx(key, tmp_path / "key.onnx")
+    for index, net in enumerate(nets):
+        export_onnx(net, tmp_path / f"t{index}.onnx")
+    torch_people = _run(TorchBackend(key), [TorchBackend(n) for n in nets], codec, instances)
+    openvino = [OpenVinoBackend(tmp_path / f"t{i}.onnx") for i in range(len(nets))]
+    vino_people = _run(OpenVinoBackend(tmp_path / "key.onnx"), openvino, codec, instances)
+    for ours, theirs in zip(torch_people, vino_people, strict=True):
+        assert ours[0].network == theirs[0].network
+        np.testing.assert_allclose(ours[0].keypoints, theirs[0].keypoints, atol=1e-2)
+        np.testing.assert_allclose(ours[0].scores, theirs[0].scores, atol=1e-4)

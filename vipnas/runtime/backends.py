@@ -72,6 +72,8 @@ class OnnxRuntimeBackend:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # no busy-waiting between runs: the stream's own numpy/torch work (crops, heatmap warp) needs the cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.temporal = "previous_heatmaps" in self.inputs
@@ -86,9 +88,14 @@ class OnnxRuntimeBackend:
 
 
 class OpenVinoBackend:
-    """An ONNX file compiled by OpenVINO for the CPU (``pip install openvino``; an optional extra)."""
+    """An ONNX file compiled by OpenVINO for the CPU (``pip install openvino``; an optional extra).
 
-    def __init__(self, path: str | Path, *, threads: int = 1) -> None:
+    ``precision`` is OpenVINO's inference precision hint: ``f32`` by default (its CPU plugin otherwise picks bf16 on
+    CPUs with AVX-512 bf16, such as this project's, moving keypoints by up to ~0.5 px); ``bf16`` trades that for
+    speed.
+    """
+
+    def __init__(self, path: str | Path, *, threads: int = 1, precision: str = "f32") -> None:
         try:
             import openvino
         except ImportError:
@@ -100,7 +107,13 @@ class OpenVinoBackend:
         model = core.read_model(str(path))
         self.inputs = [port.get_any_name() for port in model.inputs]
         self.temporal = "previous_heatmaps" in self.inputs
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        if precision not in ("f32", "bf16", "f16"):
+            raise ValueError(f"OpenVINO precision {precision!r}: choose f32, bf16 or f16")
+        config = {
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": precision,
+        }
         self.compiled = core.compile_model(model, "CPU", config)
         self.name = f"openvino:{path.name}"
 

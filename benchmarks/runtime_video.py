@@ -88,6 +88,7 @@ def accuracy(results_per_video: dict, gt_folder: Path, info) -> dict:
     """PoseTrack mAP and MOTA of the stream's outputs on the SynthPose videos."""
     from vipnas.evaluation.posetrack import evaluate_posetrack_folder
     from vipnas.evaluation.tracking import evaluate_posetrack_tracking
+    from vipnas.runtime.detectors import GroundTruthDetector
     from vipnas.runtime.outputs import VideoOutputs
 
     with tempfile.TemporaryDirectory() as folder:
@@ -100,8 +101,7 @@ def accuracy(results_per_video: dict, gt_folder: Path, info) -> dict:
             gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in kept]
             (truth / f"{name}.json").write_text(json.dumps(gt))
         for name, results in results_per_video.items():
-            gt = json.loads((truth / f"{name}.json").read_text())
-            images = gt["images"]
+            images = GroundTruthDetector.from_file(truth / f"{name}.json").images  # the detector's frame order
             outputs = VideoOutputs(folder, name, 30.0, (64, 64), info, images=images, video=False)
             for result in results:
                 outputs.add(None, result)

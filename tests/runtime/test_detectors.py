@@ -589,3 +589,22 @@ def test_a_spec_naming_a_missing_file(tmp_path: Path) -> None:
         build_detector(f"gt:{tmp_path / 'nowhere.json'}")
     with pytest.raises(FileNotFoundError, match=r"nowhere\.onnx"):
         build_detector(f"onnx:{tmp_path / 'nowhere.onnx'}?threshold=0.5")
+
+
+def test_ground_truth_images_follow_the_frame_addressing(tmp_path) -> None:
+    """``GroundTruthDetector.images`` maps each frame index to the file's image record by the same rule as the boxes
+    (here natural file-name order: 1, 2, 10), so predictions written for frame i refer to the right image id."""
+    import json
+
+    from vipnas.runtime.detectors import GroundTruthDetector
+
+    names = ["v/2.jpg", "v/10.jpg", "v/1.jpg"]
+    images = [{"id": 7 + i, "file_name": name} for i, name in enumerate(names)]
+    annotations = [{"id": 1, "image_id": 8, "bbox": [1, 2, 3, 4], "category_id": 1}]
+    path = tmp_path / "video.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    detector = GroundTruthDetector.from_file(path)
+    assert {index: image["file_name"] for index, image in detector.images.items()} == {
+        0: "v/1.jpg", 1: "v/2.jpg", 2: "v/10.jpg",
+    }  # fmt: skip
+    assert detector.frame_indices == (2,) and detector.images[2]["id"] == 8

@@ -58,20 +58,6 @@ def _backend(kind: str, network: object, out: Path, name: str, threads: int) -> 
     return make_backend(kind, network, onnx, threads=threads)
 
 
-def _ground_truth_images(spec: str) -> list[dict] | None:
-    """A PoseTrack18 file's images in frame order when the detector reads one (ids for the predictions)."""
-    import json
-
-    kind, _, rest = spec.partition(":")
-    if kind not in ("gt", "sim"):
-        return None
-    data = json.loads(Path(rest.split("?", 1)[0]).read_text())
-    images = data.get("images") if isinstance(data, dict) else None
-    if not images or not all("frame_id" in image or "file_name" in image for image in images):
-        return None
-    return sorted(images, key=lambda image: (image.get("frame_id", 0), image.get("file_name", ""), image["id"]))
-
-
 def run(args: argparse.Namespace) -> int:
     import time
 
@@ -113,8 +99,10 @@ def run(args: argparse.Namespace) -> int:
     frames_done, began = 0, time.perf_counter()
     with open_frames(args.input) as source:
         name = Path(str(source.name)).stem or "webcam"
-        outputs = VideoOutputs(out, name, source.fps, source.size, info, images=_ground_truth_images(args.detector),
-                               video=not args.no_video)  # fmt: skip
+        # a gt:/sim: detector knows the file's image record of each frame: the predictions then refer to its ids
+        truth = getattr(detector, "ground_truth", detector)
+        images = getattr(truth, "images", None) or None
+        outputs = VideoOutputs(out, name, source.fps, source.size, info, images=images, video=not args.no_video)
         bar = tqdm(total=args.max_frames or source.frame_count, desc=name, unit="frame", dynamic_ncols=True)
         interrupted = False
         try:

@@ -173,6 +173,8 @@ class VideoRun:
         self.out.mkdir(parents=True, exist_ok=True)
         self.timings: dict[str, float] = {}
         self.started = time.perf_counter()
+        self._clips: dict[tuple[str, int], Any] = {}  # (split, T) -> TemporalEvaluator
+        self._frames: dict[str, Any] = {}  # split -> FrameByFrameEvaluator
 
     def _timed(self, name: str, begin: float) -> None:
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - begin, 1)
@@ -285,7 +287,7 @@ class VideoRun:
     def clips(self, split: str, length: int | None = None) -> Any:
         """The :class:`~vipnas.nas.temporal.TemporalEvaluator` of the T-supernet on ``split``'s clips of
         ``length`` + 1 frames (cached per split and length)."""
-        cache = self.__dict__.setdefault("_clips", {})
+        cache = self._clips
         length = length or self.settings.length
         if (split, length) not in cache:
             from vipnas.nas.temporal import clip_evaluator
@@ -305,7 +307,7 @@ class VideoRun:
         """S-ViPNets of the continued S-supernet on every frame of ``split``'s clips."""
         from vipnas.nas.temporal import FrameByFrameEvaluator
 
-        cache = self.__dict__.setdefault("_frames", {})
+        cache = self._frames
         if split not in cache:
             cache[split] = FrameByFrameEvaluator(self.spatial_supernet, self.clips(split))
         return cache[split]

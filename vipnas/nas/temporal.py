@@ -286,8 +286,9 @@ def evaluator_from_checkpoint(
     length = length or supernet.space.length
     if length != supernet.space.length:
         supernet.space = TemporalSpace(supernet.space.space, supernet.space.key, length)
-    data = replace(config.data, val_limit=val_limit if val_limit is not None else config.data.val_limit, train_limit=0)
-    config = replace(config, data=data, temporal=replace(config.temporal, length=length, clip_stride=length + 1))
+    # clip_evaluator sets the clip length and stride and takes every training clip; here only the validation limit
+    limit = val_limit if val_limit is not None else config.data.val_limit
+    config = replace(config, data=replace(config.data, val_limit=limit))
     paths = prepare_data(config, is_main=is_main)
     if not Path(paths.val_annotations).is_dir():
         raise ValueError(
@@ -302,8 +303,9 @@ def evaluator_from_checkpoint(
         "val_limit": config.data.val_limit,
     }
     return clip_evaluator(
-        supernet, load_key_network(config), config, paths, calibration_clips=calibration_clips, settings=settings
-    )
+        supernet, load_key_network(config), config, paths, length=length, calibration_clips=calibration_clips,
+        settings=settings,
+    )  # fmt: skip
 
 
 def clip_evaluator(

@@ -274,8 +274,11 @@ def _images_of(path: Path) -> tuple[Any, Path]:
     return data["images"], path
 
 
-def _image_lookup(images: Any, path: Path, video: str | None) -> Callable[[int, str], int | None]:
-    """``lookup(image_id, where)``: the frame index of an image of the chosen video, None for other videos."""
+def _image_lookup(
+    images: Any, path: Path, video: str | None
+) -> tuple[Callable[[int, str], int | None], dict[int, Mapping[str, Any]]]:
+    """``lookup(image_id, where)``: the frame index of an image of the chosen video, None for other videos; and
+    frame index → that image's record."""
     frame_of, all_ids = _frame_of_images(images, path, video)
 
     def lookup(image_id: int, where: str) -> int | None:
@@ -283,7 +286,8 @@ def _image_lookup(images: Any, path: Path, video: str | None) -> Callable[[int, 
             raise ValueError(f"{where}: image_id {image_id} is not among the images of {path}")
         return frame_of.get(image_id)
 
-    return lookup
+    records = {frame_of[int(image["id"])]: image for image in images if int(image["id"]) in frame_of}
+    return lookup, records
 
 
 def _image_id_as_frame(image_id: int, where: str) -> int:
@@ -348,9 +352,17 @@ class GroundTruthDetector:
     entry has no detections. Boxes are as the file gives them, not clipped (files do not always state image sizes).
     """
 
-    def __init__(self, frames: Mapping[int, Detections], *, name: str = "ground truth") -> None:
+    def __init__(
+        self,
+        frames: Mapping[int, Detections],
+        *,
+        name: str = "ground truth",
+        images: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> None:
         self._frames = {int(index): detections for index, detections in frames.items()}
         self.name = name
+        # frame index -> the file's image record (id, file_name, ...): what predictions of that frame refer to
+        self.images = {int(index): image for index, image in (images or {}).items()}
 
     @classmethod
     def from_file(
@@ -397,10 +409,12 @@ class GroundTruthDetector:
             records, kind = data, "results"
             if images is None and video is not None:
                 raise ValueError(f"{path}: a results list has no videos; video={video!r} needs images=FILE")
-            lookup = _image_id_as_frame if images is None else _image_lookup(*_images_of(Path(images)), video)
+            lookup, frame_images = (
+                (_image_id_as_frame, {}) if images is None else _image_lookup(*_images_of(Path(images)), video)
+            )
         elif isinstance(data, dict) and "images" in data and "annotations" in data:
             records, kind = data["annotations"], "annotations"
-            lookup = _image_lookup(data["images"], path, video)
+            lookup, frame_images = _image_lookup(data["images"], path, video)
         else:
             raise ValueError(
                 f"{path}: not a COCO or PoseTrack18 file: expected {{'images', 'annotations'}} or a results list "
@@ -409,7 +423,7 @@ class GroundTruthDetector:
         if not isinstance(records, list):
             raise ValueError(f"{path}: '{kind}' must be a list of records")
         frames = _collect_boxes(records, lookup, path, kind=kind, category_id=category_id, min_score=min_score)
-        return cls(frames, name=path.name if video is None else f"{path.name} ({video})")
+        return cls(frames, name=path.name if video is None else f"{path.name} ({video})", images=frame_images)
 
     @property
     def frame_indices(self) -> tuple[int, ...]:

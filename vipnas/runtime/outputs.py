@@ -7,6 +7,7 @@ frame, the MP4 is renamed into place on close, the JSON files are written atomic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,13 @@ class VideoOutputs:
         name: the input's name (file stem).
         fps, size: the MP4's frame rate and (width, height).
         info: the joint convention (``vipnas.data.metadata.DatasetInfo``) to draw.
-        images: the PoseTrack18 ``images`` list of the input's ground-truth file, frame order (its ids and file
-            names make the predictions comparable with it); ``None``: frame index as id.
+        images: frame index → the image record of the input's ground-truth file (its ids and file names make the
+            predictions comparable with it; ``GroundTruthDetector.images``); ``None``: frame index as id.
         video: write the annotated MP4.
     """
 
     def __init__(self, folder: str | Path, name: str, fps: float, size: tuple[int, int], info: Any, *,
-                 images: list[dict] | None = None, video: bool = True) -> None:  # fmt: skip
+                 images: Mapping[int, Mapping[str, Any]] | None = None, video: bool = True) -> None:  # fmt: skip
         from vipnas.runtime.video_io import VideoWriter
 
         self.folder = Path(folder)
@@ -64,7 +65,7 @@ class VideoOutputs:
         self.frames: list[dict] = []
 
     def _image(self, index: int) -> dict:
-        if self.images is not None and index < len(self.images):
+        if self.images is not None and index in self.images:
             image = self.images[index]
             return {"id": image["id"], "file_name": image.get("file_name", ""), "frame_index": index}
         return {"id": index, "file_name": f"{self.name}/{index:06d}.jpg", "frame_index": index}

@@ -4,7 +4,11 @@ T-ViPNets (see docs/runtime.md)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from vipnas.commands import positive_int
@@ -16,6 +20,26 @@ EXAMPLES = [
     "vipnas video frames/ --model key.pth --detector onnx:yolov8n.onnx --backend onnxruntime --threads 2",
     "vipnas video 0 --model key.pth --detector hog       # webcam 0",
 ]
+
+
+@contextlib.contextmanager
+def _stop_between_frames() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks the loop to stop after the frame in hand (so every output holds the same frames); a
+    second one interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def _request(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, _request)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,20 +130,23 @@ def run(args: argparse.Namespace) -> int:
         bar = tqdm(total=args.max_frames or source.frame_count, desc=name, unit="frame", dynamic_ncols=True)
         interrupted = False
         try:
-            for frame in source:
-                if args.max_frames is not None and frames_done >= args.max_frames:
-                    break
-                result = stream.step(frame.image, frame.index, frame.time_s)
-                fps = 1.0 / max(result.timings["total"], 1e-9)
-                outputs.add(frame.image, result, fps)
-                frames_done += 1
-                bar.update(1)
-                bar.set_postfix(fps=f"{frames_done / (time.perf_counter() - began):.1f}", people=len(result.people))
+            with _stop_between_frames() as stop:
+                for frame in source:
+                    if stop.is_set() or (args.max_frames is not None and frames_done >= args.max_frames):
+                        break
+                    result = stream.step(frame.image, frame.index, frame.time_s)
+                    fps = 1.0 / max(result.timings["total"], 1e-9)
+                    outputs.add(frame.image, result, fps)
+                    frames_done += 1
+                    bar.update(1)
+                    bar.set_postfix(fps=f"{frames_done / (time.perf_counter() - began):.1f}", people=len(result.people))
+                interrupted = stop.is_set()
         except KeyboardInterrupt:
             interrupted = True
         finally:
             bar.close()
             paths = outputs.close()
+            frames_done = len(outputs.frames)
     elapsed = time.perf_counter() - began
     state = "stopped (Ctrl-C) after" if interrupted else "done:"
     print(f"{state} {frames_done} frames in {elapsed:.1f} s ({frames_done / max(elapsed, 1e-9):.1f} frames/s, "

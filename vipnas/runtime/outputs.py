@@ -75,8 +75,7 @@ class VideoOutputs:
         import json
 
         record = self._image(result.index)
-        self.frames.append(record)
-        people = []
+        people, annotations, coco = [], [], []
         for person in result.people:
             triples = np.concatenate([person.keypoints, person.scores[:, None]], axis=1)
             flat = [round(float(v), 3) for v in triples.reshape(-1)]
@@ -86,19 +85,24 @@ class VideoOutputs:
                 "score": round(score, 4), "network": person.network,
             })  # fmt: skip
             x1, y1, x2, y2 = person.box
-            self.annotations.append({
+            annotations.append({
                 "image_id": record["id"], "track_id": person.track_id, "keypoints": flat,
                 "scores": [round(float(s), 4) for s in person.scores], "score": score,
                 "bbox": [x1, y1, x2 - x1, y2 - y1], "category_id": 1,
             })  # fmt: skip
-            self.coco.append({"image_id": record["id"], "category_id": 1, "keypoints": flat, "score": score,
+            coco.append({"image_id": record["id"], "category_id": 1, "keypoints": flat, "score": score,
                               "track_id": person.track_id})  # fmt: skip
         line = {"frame": result.index, "time_s": round(result.time_s, 4), "people": people,
                 "timings_ms": {k: round(v * 1e3, 3) for k, v in result.timings.items()}}  # fmt: skip
+        drawn = draw_frame(image, result, self.info, fps=fps) if self.writer is not None else None
+        # everything is computed before anything is recorded, so that an interruption leaves whole frames only
+        self.frames.append(record)
+        self.annotations.extend(annotations)
+        self.coco.extend(coco)
         self.lines.write(json.dumps(line) + "\n")
         self.lines.flush()
         if self.writer is not None:
-            self.writer.write(draw_frame(image, result, self.info, fps=fps))
+            self.writer.write(drawn)
 
     def close(self) -> dict[str, Path]:
         """Finish every output (also after an interruption); returns their paths."""

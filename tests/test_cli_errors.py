@@ -119,3 +119,22 @@ def test_latency_table_counts_must_be_positive(capsys, option) -> None:
         main(["latency-table", option, "-1"])
     assert exit_info.value.code == 2
     assert _one_line(capsys) == f"vipnas latency-table: error: argument {option}: expected a positive integer, got '-1'"
+
+
+def test_building_the_command_line_loads_no_torch_nor_supernet_code() -> None:
+    """`vipnas --help` and every command's parser stay light: building them imports neither torch nor the
+    supernets, the search or the demos (the ablation command once imported them for its choices)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from vipnas.cli import build_parser\n"
+        "build_parser()\n"
+        "banned = ('torch', 'cv2', 'vipnas.elastic', 'vipnas.nas', 'vipnas.engine', 'vipnas.demo')\n"
+        "prefixes = tuple(b + '.' for b in banned)\n"
+        "print('LOADED', sorted(n for n in sys.modules if n in banned or n.startswith(prefixes)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LOADED []" in result.stdout, result.stdout

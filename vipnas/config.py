@@ -28,6 +28,7 @@ from vipnas.data.augment import AugmentConfig
 
 __all__ = [
     "SYNTHPOSE_LEVELS",
+    "TEMPORAL_ABLATIONS",
     "Config",
     "DataConfig",
     "ModelConfig",
@@ -51,6 +52,8 @@ PRESET_DIR = Path(__file__).parent / "configs"
 
 # the names of vipnas.data.synthpose.LEVELS, here so that configs and the CLI need not import the generator
 SYNTHPOSE_LEVELS = ("easy", "medium", "hard")
+# the paper's temporal ablations (vipnas ablation NAME; vipnas.demo.ablations runs them)
+TEMPORAL_ABLATIONS = ("table3", "fig6a", "fig6b", "table4")
 
 # vipnas.data.clips: per-frame scale jitter σ stays below 0.5 / JITTER_LIMIT (a crop never shrinks below half)
 CLIP_JITTER_SCALE_LIMIT = 0.25

@@ -14,7 +14,7 @@ from vipnas.engine.losses import keypoint_mse_loss
 from vipnas.engine.propagation import PropagationStep, temporal_sandwich
 from vipnas.engine.steps import MixedPrecision
 from vipnas.models.pose import build_static
-from vipnas.models.temporal import TemporalSupernet
+from vipnas.models.temporal_supernet import TemporalSupernet
 from vipnas.nn.warp import warp_heatmaps
 from vipnas.space import MOBILENETV3_TINY_SPACE
 from vipnas.space.temporal import TemporalSpace

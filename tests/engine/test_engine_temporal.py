@@ -27,7 +27,7 @@ from vipnas.engine.sandwich import arch_digest
 from vipnas.engine.trainer import Trainer, state_digest
 from vipnas.models.pose import build_static
 from vipnas.models.supernet import PoseSupernet
-from vipnas.models.temporal import TemporalSupernet
+from vipnas.models.temporal_supernet import TemporalSupernet
 from vipnas.space import MOBILENETV3_TINY_SPACE
 from vipnas.space.search_space import InvalidArchError
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from vipnas.elastic.fusion import ElasticFusion
 from vipnas.models.complexity import Complexity, arch_complexity, frame_complexity, temporal_complexity
 from vipnas.models.pose import build_static
-from vipnas.models.temporal import TemporalSupernet
+from vipnas.models.temporal_supernet import TemporalSupernet
 from vipnas.nn.fusion import Fusion
 from vipnas.space import (
     MOBILENETV3_SPACE,

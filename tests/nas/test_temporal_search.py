@@ -16,7 +16,7 @@ from vipnas.data.synthpose.generate import SynthPoseLayout
 from vipnas.demo import PRETRAINED
 from vipnas.models.checkpoint import load_model
 from vipnas.models.complexity import temporal_complexity
-from vipnas.models.temporal import TemporalSupernet
+from vipnas.models.temporal_supernet import TemporalSupernet
 from vipnas.nas.budget import InfeasibleBudgetError
 from vipnas.nas.search import ResultStore, evolutionary_search, random_search
 from vipnas.nas.temporal import TemporalBudget, TemporalEvaluator, align_on_key_frames

@@ -18,7 +18,7 @@ from vipnas.data.dataset import build_loader
 from vipnas.demo import PRETRAINED
 from vipnas.engine.propagation import propagate
 from vipnas.models.checkpoint import load_model
-from vipnas.models.temporal import TemporalSupernet
+from vipnas.models.temporal_supernet import TemporalSupernet
 from vipnas.runtime.backends import OnnxRuntimeBackend, TorchBackend
 from vipnas.runtime.crops import CropSettings, keypoints_to_image
 from vipnas.runtime.stream import PoseStream, StreamConfig

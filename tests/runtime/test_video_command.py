@@ -18,7 +18,7 @@ from vipnas.data import synthpose
 from vipnas.data.synthpose.generate import SynthPoseLayout
 from vipnas.demo import PRETRAINED
 from vipnas.models.checkpoint import load_model
-from vipnas.models.temporal import TemporalSupernet
+from vipnas.models.temporal_supernet import TemporalSupernet
 from vipnas.space.temporal import TemporalSpace
 
 
@@ -149,3 +149,23 @@ def test_sigint_mid_video_leaves_valid_outputs_for_the_frames_done(setup, tmp_pa
     capture.release()
     predictions = json.loads((out / "posetrack" / "long.json").read_text())
     assert len(predictions["images"]) == done and json.loads((out / "long_coco.json").read_text())
+
+
+def test_video_command_with_torch_checkpoints_loads_no_supernet_code(setup, tmp_path) -> None:
+    """Deploying an S-ViPNet and its T-ViPNets (torch checkpoints, torch backend) loads nothing of the supernets,
+    the search or the trainer: the process ends without vipnas.elastic, vipnas.nas or vipnas.engine."""
+    import subprocess
+    import sys
+
+    root, gt, frames = setup
+    script = (
+        "import sys\n"
+        "from vipnas.cli import main\n"
+        f"code = main(['video', {str(frames)!r}, '--model', {str(root / 'key.pth')!r}, '--temporal', "
+        f"{str(root / 't_vipnas')!r}, '--detector', 'gt:{gt}', '--out', {str(tmp_path)!r}, '--no-video'])\n"
+        "banned = ('vipnas.elastic', 'vipnas.nas', 'vipnas.engine', 'vipnas.demo')\n"
+        "print('LOADED', sorted(name for name in sys.modules if name.startswith(banned)), code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LOADED [] 0" in result.stdout and "2 T-ViPNet(s)" in result.stdout

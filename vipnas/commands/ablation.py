@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from vipnas.config import SYNTHPOSE_LEVELS
+from vipnas.config import SYNTHPOSE_LEVELS, TEMPORAL_ABLATIONS
 
 HELP = "run one temporal ablation (table3, fig6a, fig6b, table4) on SynthPose videos: a table, a JSON and a figure"
 EXAMPLES = [
@@ -18,9 +18,8 @@ EXAMPLES = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vipnas.commands import positive_int
-    from vipnas.demo.ablations import ABLATIONS
 
-    parser.add_argument("name", choices=ABLATIONS, help="the ablation")
+    parser.add_argument("name", choices=TEMPORAL_ABLATIONS, help="the ablation")
     parser.add_argument("--out", default="runs/demo-video", help="the video demo's folder (stages are reused)")
     parser.add_argument("--quick", action="store_true", help="the quick settings of demo --video --quick")
     parser.add_argument("--from-scratch", action="store_true", help="a fresh supernet instead of the shipped one")

@@ -19,9 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vipnas.config import TEMPORAL_ABLATIONS
+
 __all__ = ["ABLATIONS", "run_ablation"]
 
-ABLATIONS = ("table3", "fig6a", "fig6b", "table4")
+ABLATIONS = TEMPORAL_ABLATIONS
 
 
 def _row(name: str, macs: float, params: int, test: dict[str, float], val: float | None, arch: Any) -> dict:

@@ -98,6 +98,8 @@ class ElasticConv2d(ElasticModule):
             dense max filter; a grouped supernet passes the largest ``I/g`` its space allows).
     """
 
+    weight_init = "convolution"  # how vipnas.models.pose.init_weights initialises it
+
     def __init__(
         self,
         max_in_channels: int,
@@ -179,6 +181,8 @@ class ElasticConvTranspose2d(ElasticModule):
     number. The weight is stored as (I, O/g, K, K) like ``nn.ConvTranspose2d``; for ``g`` groups the first
     ``O/g`` output slots of every input channel are kept (the transpose of the convolution convention)."""
 
+    weight_init = "convolution"  # how vipnas.models.pose.init_weights initialises it
+
     def __init__(
         self,
         max_in_channels: int,
@@ -252,6 +256,8 @@ class ElasticConvTranspose2d(ElasticModule):
 class ElasticBatchNorm2d(ElasticModule):
     """BatchNorm over the first ``num_features`` active channels of a max-size BatchNorm."""
 
+    weight_init = "norm"  # how vipnas.models.pose.init_weights initialises it
+
     def __init__(self, max_features: int, *, eps: float = 1e-5, momentum: float | None = 0.1) -> None:
         super().__init__()
         self.max_features = max_features
@@ -309,6 +315,8 @@ class ElasticBatchNorm2d(ElasticModule):
 
 class ElasticLayerNorm(ElasticModule):
     """LayerNorm over (C, 1, 1) with elastic C, as used inside the GC block's transform."""
+
+    weight_init = "norm"  # how vipnas.models.pose.init_weights initialises it
 
     def __init__(self, max_features: int, *, eps: float = 1e-5) -> None:
         super().__init__()

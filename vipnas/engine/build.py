@@ -287,7 +287,7 @@ def _temporal_search_space(config: Config, load_from: str | Path | None) -> Any:
 
 def _build_temporal_supernet(config: Config, load_from: str | Path | None) -> nn.Module:
     """The T-ViPNet supernet of a temporal run, loaded from the key network (its weights and metadata)."""
-    from vipnas.models.temporal import TemporalSupernet
+    from vipnas.models.temporal_supernet import TemporalSupernet
     from vipnas.space.search_space import InvalidArchError
     from vipnas.space.temporal import TemporalSpace
 

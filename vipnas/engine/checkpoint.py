@@ -157,7 +157,7 @@ def checkpoint_payload_header(model: nn.Module) -> dict[str, Any]:
     if isinstance(model, PoseNetwork):
         arch = model.arch.to_dict() if model.arch is not None else None
         return {"kind": "network", "metadata": model.metadata.to_dict(), "arch": arch, "space": None}
-    from vipnas.models.temporal import TemporalSupernet
+    from vipnas.models.temporal_supernet import TemporalSupernet
 
     if isinstance(model, TemporalSupernet):
         temporal = model.space

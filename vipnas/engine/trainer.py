@@ -17,10 +17,10 @@ statistics of differently sized sub-networks in one buffer fits none of them, so
 largest's (usable as they are, e.g. for the teacher) and any other sub-network is recalibrated on cached training
 batches before it is evaluated (:func:`vipnas.engine.batchnorm.recalibrate_bn`) — which validation does anyway.
 
-A temporal run (``temporal.key`` set: a :class:`~vipnas.models.temporal.TemporalSupernet` started from the S-ViPNet
-``temporal.key``) trains by multi-frame propagation (:class:`~vipnas.engine.propagation.PropagationStep`, ViPNAS
-§3.4.2) on clips of T+1 frames: the frozen key network (on the device, outside the optimizer) predicts frame 0, the
-temporal sandwich of sub-networks propagates its heatmaps through frames 1..T. Its validation
+A temporal run (``temporal.key`` set: a :class:`~vipnas.models.temporal_supernet.TemporalSupernet` started from the
+S-ViPNet ``temporal.key``) trains by multi-frame propagation (:class:`~vipnas.engine.propagation.PropagationStep`,
+ViPNAS §3.4.2) on clips of T+1 frames: the frozen key network (on the device, outside the optimizer) predicts frame 0,
+the temporal sandwich of sub-networks propagates its heatmaps through frames 1..T. Its validation
 (:class:`TemporalValidator`) is the propagation loss of one fixed largest temporal path on validation clips.
 
 Distributed (``torchrun``): no DistributedDataParallel; each rank accumulates the gradients of its four backward
@@ -83,7 +83,7 @@ from vipnas.engine.steps import MixedPrecision, SandwichStep, StaticStep, TrainS
 from vipnas.engine.threads import ThreadTuner
 from vipnas.engine.validation import PRIMARY_METRICS
 from vipnas.models.supernet import PoseSupernet
-from vipnas.models.temporal import TemporalSupernet
+from vipnas.models.temporal_supernet import TemporalSupernet
 
 __all__ = [
     "NonFiniteLossError",

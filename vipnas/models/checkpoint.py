@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,6 @@ from torch import nn
 
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.pose import PoseNetwork, build_static
-from vipnas.models.supernet import PoseSupernet
 from vipnas.permissions import new_file_mode
 from vipnas.space.arch import Arch
 from vipnas.space.search_space import SearchSpace
@@ -71,18 +71,22 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
 def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
     """The model part of a checkpoint: format tag, kind, metadata, arch or space, and weights."""
-    from vipnas.models.temporal import TemporalNetwork, TemporalSupernet
+    from vipnas.models.temporal import TemporalNetwork
     from vipnas.version import __version__
 
+    # a supernet can only exist if vipnas.elastic was imported: checkpointing a static network does not load it
+    elastic = "vipnas.models.supernet" in sys.modules
     extra: dict[str, Any] = {}
-    if isinstance(model, PoseSupernet):
+    if elastic and isinstance(model, sys.modules["vipnas.models.supernet"].PoseSupernet):
         kind, arch, space = "supernet", None, model.space.to_dict()
     elif isinstance(model, PoseNetwork):
         kind, arch, space = "network", (model.arch.to_dict() if model.arch else None), None
     elif isinstance(model, TemporalNetwork):  # a T-ViPNet: its frame choice (spatial arch, fusion point and op)
         kind, arch, space = "t_vipnet", model.frame.arch.to_dict(), None
         extra = {"frame": model.frame.to_dict()}
-    elif isinstance(model, TemporalSupernet):
+    elif "vipnas.models.temporal_supernet" in sys.modules and isinstance(
+        model, sys.modules["vipnas.models.temporal_supernet"].TemporalSupernet
+    ):
         temporal = model.space
         kind, arch, space = "temporal_supernet", temporal.key.to_dict(), temporal.space.to_dict()
         extra = {"length": temporal.length}
@@ -202,6 +206,8 @@ def model_from_payload(payload: dict[str, Any], *, source: str = "checkpoint") -
     metadata = ModelMetadata.from_dict(values)
     options = {"num_joints": metadata.num_joints, "input_size": metadata.input_size, "dataset": metadata.dataset}
     if payload["kind"] == "supernet":
+        from vipnas.models.supernet import PoseSupernet
+
         model: nn.Module = PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
     elif payload["kind"] == "network":
         if payload.get("arch") is None:
@@ -214,7 +220,7 @@ def model_from_payload(payload: dict[str, Any], *, source: str = "checkpoint") -
         frame = FrameChoice.from_dict(payload.get("frame"), source=f"{source}:frame")
         model = build_t_vipnet(frame, name=metadata.name, **options)
     elif payload["kind"] == "temporal_supernet":
-        from vipnas.models.temporal import TemporalSupernet
+        from vipnas.models.temporal_supernet import TemporalSupernet
         from vipnas.space.temporal import TemporalSpace
 
         key = Arch.from_dict(payload["arch"], source=f"{source}:arch")

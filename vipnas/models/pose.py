@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from vipnas.elastic.ops import ElasticBatchNorm2d, ElasticConv2d, ElasticConvTranspose2d, ElasticLayerNorm
 from vipnas.models.metadata import ModelMetadata
 from vipnas.nn.blocks import DeconvHead, build_block
 from vipnas.nn.layers import StagedBackbone, check_images
@@ -143,17 +142,19 @@ def init_weights(model: nn.Module, scheme: str = "normal", std: float = 0.001) -
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"init scheme must be one of {', '.join(map(repr, INIT_SCHEMES))}; got {scheme!r}")
-    convolutions = (nn.Conv2d, nn.ConvTranspose2d, ElasticConv2d, ElasticConvTranspose2d)
-    norms = (nn.BatchNorm2d, nn.LayerNorm, ElasticBatchNorm2d, ElasticLayerNorm)
+    # the elastic operators say which they are (``weight_init``), so that this module needs nothing from them
+    convolutions = (nn.Conv2d, nn.ConvTranspose2d)
+    norms = (nn.BatchNorm2d, nn.LayerNorm)
     heatmap_layers = {id(module.final_layer) for module in model.modules() if hasattr(module, "final_layer")}
     for module in model.modules():
-        if isinstance(module, convolutions):
+        kind = getattr(type(module), "weight_init", None)
+        if isinstance(module, convolutions) or kind == "convolution":
             if scheme == "kaiming" and id(module) not in heatmap_layers:
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             else:
                 nn.init.normal_(module.weight, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, norms):
+        elif isinstance(module, norms) or kind == "norm":
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)

@@ -270,7 +270,7 @@ def evaluator_from_checkpoint(
     from vipnas.config import config_from_dict
     from vipnas.engine.build import load_key_network, prepare_data
     from vipnas.models.checkpoint import model_from_payload, read_checkpoint
-    from vipnas.models.temporal import TemporalSupernet
+    from vipnas.models.temporal_supernet import TemporalSupernet
     from vipnas.nas.search import file_digest
 
     payload = read_checkpoint(path)

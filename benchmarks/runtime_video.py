@@ -3,11 +3,15 @@
     python benchmarks/runtime_video.py --run runs/demo-video-seed0          # its key network and T-ViPNets
     python benchmarks/runtime_video.py --run runs/demo-video-seed0 --rounds 3 --threads 1,2
 
-Networks: S-ViPNAS-Res50 and S-ViPNAS-MBv3 (the paper's, untrained here: speed only) and the video demo's key
-network (S-ViPNet) on every frame, and the demo's T-ViPNAS schedule (key frame every T+1 frames, T-ViPNets in
-between); each on torch and ONNX Runtime, on 1 and 2 threads. Inputs: the SynthPose validation videos of the run
+Networks: S-ViPNAS-Res50 and S-ViPNAS-MBv3 (the paper's, untrained here: speed only), the video demo's key
+network (S-ViPNet) on every frame, its searched S-ViPNAS network (``s_vipnas/s_vipnet.pth``, Table 3's S-ViPNAS row)
+on every frame, and the demo's T-ViPNAS schedule (key frame every T+1 frames, T-ViPNets in between, the same
+per-frame average MACs budget as the S-ViPNAS search); each on torch and ONNX Runtime (and OpenVINO when installed),
+on 1 and 2 threads. Inputs: the SynthPose validation videos of the run
 (ground-truth boxes, ``gt:`` detector) and the real clips of ``../shared/real_samples`` when present (``video/demo.mp4``
 and the PoseTrack18 sample video, with a fixed grid of person boxes, since no detector weights ship: speed only).
+``--detector onnx:PATH`` (a person detector of your own, docs/runtime.md) runs it on the real clips instead of the
+grid, every ``--every`` frames, so that its time enters the breakdown.
 Configurations are interleaved over ``--rounds`` rounds; each figure is the median over rounds of frames/s and of
 milliseconds per person, with the per-stage breakdown (detect, track, crop, infer, decode) of the last round.
 On SynthPose the PoseTrack mAP (vipnas's poseval) and MOTA of the stream's outputs are printed beside the speed.
@@ -41,14 +45,14 @@ def grid_detector(people: int):
     return detect
 
 
-def make_stream(key, nets, backend: str, threads: int, detector, folder: Path):
+def make_stream(key, nets, backend: str, threads: int, detector, folder: Path, every: int = 1):
     import torch
 
     from vipnas.codec import codec_for_model
     from vipnas.models.export import export_onnx
     from vipnas.runtime.backends import make_backend
     from vipnas.runtime.crops import CropSettings
-    from vipnas.runtime.stream import PoseStream
+    from vipnas.runtime.stream import PoseStream, StreamConfig
 
     torch.set_num_threads(threads)
 
@@ -66,6 +70,7 @@ def make_stream(key, nets, backend: str, threads: int, detector, folder: Path):
         CropSettings.for_metadata(key.metadata),
         codec_for_model(key.metadata),
         detector,
+        StreamConfig(detect_every=every),
     )
 
 
@@ -121,6 +126,8 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=24, help="first N frames of each SynthPose video")
     parser.add_argument("--people", type=int, default=2, help="boxes per frame on the real clips")
     parser.add_argument("--models", default="", help="only networks whose name contains one of these (comma list)")
+    parser.add_argument("--detector", default=None, help="onnx:PATH person detector for the real clips")
+    parser.add_argument("--every", type=int, default=1, help="detector cadence on the real clips (with --detector)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     start = header("vipnas.runtime.PoseStream end to end (frames/s, ms per person)")
@@ -130,7 +137,7 @@ def main() -> int:
     from vipnas.data.metadata import get_dataset_info
     from vipnas.models.checkpoint import load_model
     from vipnas.models.registry import create_model
-    from vipnas.runtime.detectors import GroundTruthDetector
+    from vipnas.runtime.detectors import GroundTruthDetector, build_detector
 
     run = Path(args.run)
     key = load_model(next(run.glob("key-*/key.pth"))).eval()
@@ -141,6 +148,12 @@ def main() -> int:
         "S-ViPNet key every frame": (key, []),
         f"T-ViPNAS (T={len(nets)})": (key, nets),
     }
+    searched = run / "s_vipnas" / "s_vipnet.pth"
+    if searched.is_file():
+        models = {**dict(list(models.items())[:3]), "S-ViPNAS searched every frame": (load_model(searched).eval(), []),
+                  **dict(list(models.items())[3:])}  # fmt: skip
+    else:
+        print(f"(no {searched}: rerun vipnas demo --video on this folder to write the searched S-ViPNet)")
     if args.models:
         wanted = args.models.split(",")
         models = {name: value for name, value in models.items() if any(w in name for w in wanted)}
@@ -158,7 +171,10 @@ def main() -> int:
                 frames.append(image)
                 ok, image = capture.read()
             capture.release()
-            clips[video.stem] = (frames, grid_detector(args.people), "real")
+            detector = grid_detector(args.people)
+            if args.detector:
+                detector = build_detector(args.detector)
+            clips[video.stem] = (frames, detector, "real")
     print(f"clips: {', '.join(f'{n} ({len(c[0])} frames, {c[2]})' for n, c in clips.items())}")
     threads = [int(t) for t in args.threads.split(",")]
     backends = args.backends.split(",")
@@ -175,7 +191,8 @@ def main() -> int:
                                 continue
                             fps, per_person, stages, results = [], [], {}, {}
                             for clip, (frames, detector, _) in chosen.items():
-                                stream = make_stream(key_net, t_nets, backend, thread, detector, Path(folder))
+                                every = args.every if kind == "real" and args.detector else 1
+                                stream = make_stream(key_net, t_nets, backend, thread, detector, Path(folder), every)
                                 out = run_clip(stream, frames)
                                 fps.append(out["fps"])
                                 per_person.append(out["ms_per_person"])

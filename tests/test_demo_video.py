@@ -68,6 +68,22 @@ def test_saved_t_vipnets_load_and_compute_what_the_evaluator_used(quick) -> None
         torch.testing.assert_close(loaded.eval()(crops, heatmaps), network(crops, heatmaps))
 
 
+def test_saved_s_vipnet_is_table3s_searched_network(quick) -> None:
+    """s_vipnas/s_vipnet.pth is the S-ViPNAS row of Table 3: its arch, within the budget, and run on every frame of
+    the test clips it gives that row's mAP."""
+    from vipnas.nas.temporal import SingleFrame
+    from vipnas.space.arch import Arch
+
+    summary = json.loads((quick / "video_demo.json").read_text())
+    table3 = summary["ablations"]["table3"]
+    row = next(r for r in table3["rows"] if r["network"] == "S-ViPNAS on every frame")
+    loaded = vipnas.load_model(quick / "s_vipnas" / "s_vipnet.pth")
+    assert loaded.arch == Arch.from_dict(table3["best_spatial_arch"]) == Arch.from_dict(row["arch"])
+    run = VideoRun(quick, QUICK_VIDEO)
+    metrics = run.clips("test").evaluate_networks([SingleFrame(loaded)] * QUICK_VIDEO.length, key=loaded)
+    assert metrics["Total_all"] == pytest.approx(row["mAP_all"], abs=0.05)
+
+
 def test_a_rerun_resumes_and_other_settings_make_new_stages(quick, capsys) -> None:
     stores = {p: p.read_bytes() for p in quick.glob("search_*/store.json")}
     trained = {p: p.read_bytes() for p in quick.glob("*_supernet-*/checkpoints/last.pth")}

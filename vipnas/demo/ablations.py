@@ -83,6 +83,7 @@ def table3(run: Any) -> dict:
         "rows": rows,
         "budget": temporal.budget,
         "best_temporal_arch": temporal.best.arch.to_dict(),
+        "best_spatial_arch": best.arch.to_dict(),
         "note": f"budget {temporal.budget}; {run.settings.candidates} random candidates per search; S-ViPNAS from the "
         "supernet trained on single frames as long as the T-supernet trained on clips",
     }

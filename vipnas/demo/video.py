@@ -408,6 +408,21 @@ def save_t_vipnets(run: VideoRun, arch: Any, folder: Path) -> list[Path]:
     return paths
 
 
+def save_s_vipnet(run: VideoRun, arch: Any, folder: Path) -> Path:
+    """The extracted S-ViPNAS network of ``arch`` (BN recalibrated on the training clips' frames, as Table 3
+    evaluated it) as ``s_vipnet.pth``, plus its arch JSON: ``vipnas video --model`` runs it on every frame."""
+    from vipnas.data.files import write_json_atomic
+    from vipnas.models.checkpoint import save_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / "arch.json", arch.to_dict())
+    network = run.frame_by_frame("val").network(arch)
+    network.metadata = replace(network.metadata, name="s_vipnet")
+    path = folder / "s_vipnet.pth"
+    save_model(network, path, provenance={"spatial_supernet": file_digest(run.spatial)})
+    return path
+
+
 def run_video_demo(out_dir: str | Path = "runs/demo-video", settings: VideoDemoSettings = VIDEO) -> dict:
     """The whole temporal pipeline and every ablation; returns (and writes to ``out_dir/video_demo.json``) the
     summary: the ablations' rows, the settings and the wall time."""
@@ -421,9 +436,11 @@ def run_video_demo(out_dir: str | Path = "runs/demo-video", settings: VideoDemoS
     run = VideoRun(out_dir, settings)
     results = {name: run_ablation(run, name) for name in ABLATIONS}
     best = results["table3"]["best_temporal_arch"]
+    from vipnas.space.arch import Arch
     from vipnas.space.temporal import TemporalArch
 
     save_t_vipnets(run, TemporalArch.from_dict(best), run.out / "t_vipnas")
+    save_s_vipnet(run, Arch.from_dict(results["table3"]["best_spatial_arch"]), run.out / "s_vipnas")
     summary = {
         **run.describe(),
         "ablations": results,

@@ -22,6 +22,7 @@ LAYERS = (
     {"models"},  # networks, supernets, registry, checkpoints, export
     {"engine"},  # training
     {"nas", "runtime"},  # search; the online video runtime (which imports no elastic operator)
+    {"deploy"},  # exported networks per runtime and precision (runs them through the runtime's backends)
     {"demo"},
     {"commands"},
     {"cli"},

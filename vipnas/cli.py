@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "ablation": "ablation",
     "video": "video",
     "extract": "extract",
+    "export": "export",
     "latency-table": "latency_table",
     "info": "info",
     "convert-mmpose": "convert_mmpose",
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _flush_subnormals()
     try:
         return int(args._module.run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError, ImportError) as error:
         if getattr(args, "debug", False) or os.environ.get("VIPNAS_DEBUG") == "1":
             raise
         print(f"vipnas {args.command}: error: {_error_message(error)}", file=sys.stderr)

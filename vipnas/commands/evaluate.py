@@ -32,7 +32,11 @@ TRACKING_HEADLINE = ("MOTA_Total", "MOTP_Total", "Precision_Total", "Recall_Tota
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="vipnas checkpoint or registered model name (omit with --preds)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        help="vipnas checkpoint, deployment folder (vipnas export) or registered model name (omit with --preds)",
+    )
     parser.add_argument("--data", required=True, type=str.upper, choices=_DATASETS, help="dataset protocol")
     parser.add_argument(
         "--ann", required=True, help="ground truth: COCO-style JSON, PoseTrack18 per-video folder, or MPII JSON"
@@ -89,16 +93,21 @@ def _json_ready(value: Any) -> Any:
 
 
 def _load(source: str) -> Any:
+    from vipnas.deploy.manifest import is_deployment
     from vipnas.models.checkpoint import load_model
     from vipnas.models.registry import create_model, list_models
 
+    if is_deployment(source):  # vipnas export's folder: run by its runtime (ONNX Runtime, OpenVINO)
+        from vipnas.deploy.network import load_deployment
+
+        return load_deployment(source)
     if Path(source).is_file():
         return load_model(source)
     if source in list_models():
         print(f"vipnas eval: warning: {source!r} is a model name: evaluating randomly initialised weights",
               file=sys.stderr)  # fmt: skip
         return create_model(source)
-    raise FileNotFoundError(f"{source!r} is neither a checkpoint file nor a registered model name")
+    raise FileNotFoundError(f"{source!r} is neither a checkpoint file, a deployment folder nor a registered model name")
 
 
 def run(args: argparse.Namespace) -> int:

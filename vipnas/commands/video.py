@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from vipnas.commands import positive_int
 
@@ -59,19 +60,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _t_vipnets(folder: str | None) -> list[Path]:
+    """The T-ViPNets of ``folder``, frame 1 first: checkpoints ``t_vipnet_frameN.pth`` or deployment folders
+    ``t_vipnet_frameN/`` (vipnas export)."""
     if folder is None:
         return []
-    paths = sorted(Path(folder).glob("t_vipnet_frame*.pth"), key=lambda p: int(p.stem.rsplit("frame", 1)[1]))
-    if not paths:
+    from vipnas.deploy.manifest import is_deployment
+
+    found = [p for p in Path(folder).glob("t_vipnet_frame*") if p.suffix == ".pth" or is_deployment(p)]
+    frames = [p.stem.rsplit("frame", 1)[1] for p in found]
+    if not found or not all(f.isdigit() for f in frames):
         raise FileNotFoundError(
-            f"--temporal {folder}: no t_vipnet_frame1.pth … in it (vipnas demo --video writes them)"
+            f"--temporal {folder}: no t_vipnet_frame1.pth … nor deployment folders t_vipnet_frame1/ … in it "
+            "(vipnas demo --video writes the checkpoints, vipnas export the folders)"
         )
-    return paths
+    numbers = sorted(int(f) for f in frames)
+    if numbers != list(range(1, len(found) + 1)):
+        raise ValueError(f"--temporal {folder}: T-ViPNets of frames {numbers}; expected 1..{len(found)}, once each")
+    return sorted(found, key=lambda p: int(p.stem.rsplit("frame", 1)[1]))
+
+
+def _load(path: str | Path, threads: int) -> object:
+    """A torch checkpoint's network, or a deployment folder's (run by its own runtime)."""
+    from vipnas.deploy.manifest import is_deployment
+
+    if is_deployment(path):
+        from vipnas.deploy.network import load_deployment
+
+        return load_deployment(path, threads=threads)
+    from vipnas.models.checkpoint import load_model
+
+    return load_model(path).eval()
 
 
 def _backend(kind: str, network: object, out: Path, name: str, threads: int) -> object:
     from vipnas.runtime.backends import make_backend
 
+    if getattr(network, "deployment", None) is not None:  # a deployment runs on its own runtime, at its precision
+        return network.backend  # type: ignore[attr-defined]
     onnx = None
     if kind != "torch":
         from vipnas.models.export import export_onnx
@@ -80,6 +105,11 @@ def _backend(kind: str, network: object, out: Path, name: str, threads: int) -> 
         onnx.parent.mkdir(parents=True, exist_ok=True)
         export_onnx(network, onnx)  # type: ignore[arg-type]
     return make_backend(kind, network, onnx, threads=threads)
+
+
+def _backend_name(kind: str, key: Any) -> str:
+    deployment = getattr(key, "deployment", None)
+    return f"{deployment.backend} {deployment.precision} (deployed)" if deployment is not None else kind
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +121,6 @@ def run(args: argparse.Namespace) -> int:
     from vipnas.codec import codec_for_model
     from vipnas.commands import writable_folder
     from vipnas.data.metadata import get_dataset_info
-    from vipnas.models.checkpoint import load_model
     from vipnas.runtime.crops import CropSettings
     from vipnas.runtime.detectors import build_detector
     from vipnas.runtime.outputs import VideoOutputs
@@ -104,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     torch.set_num_threads(args.threads)
     detector = build_detector(args.detector)
-    key = load_model(args.model).eval()
-    nets = [load_model(path).eval() for path in _t_vipnets(args.temporal)]
+    key: Any = _load(args.model, args.threads)
+    nets: list[Any] = [_load(path, args.threads) for path in _t_vipnets(args.temporal)]
     for index, net in enumerate(nets, start=1):
         if tuple(net.metadata.input_size) != tuple(key.metadata.input_size):
             raise ValueError(
@@ -149,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
             frames_done = len(outputs.frames)
     elapsed = time.perf_counter() - began
     state = "stopped (Ctrl-C) after" if interrupted else "done:"
+    backend = _backend_name(args.backend, key)
     print(f"{state} {frames_done} frames in {elapsed:.1f} s ({frames_done / max(elapsed, 1e-9):.1f} frames/s, "
-          f"{len(nets)} T-ViPNet(s), backend {args.backend}, {args.threads} thread(s))")  # fmt: skip
+          f"{len(nets)} T-ViPNet(s), backend {backend}, {args.threads} thread(s))")  # fmt: skip
     print("outputs: " + ", ".join(str(p) for p in paths.values()))
     return 130 if interrupted else 0

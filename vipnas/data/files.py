@@ -15,12 +15,24 @@ from vipnas.permissions import new_file_mode
 
 __all__ = [
     "encode_jpeg",
+    "file_digest",
     "read_image",
     "read_image_size",
     "read_json",
     "write_bytes_atomic",
     "write_json_atomic",
 ]
+
+
+def file_digest(path: str | Path) -> str:
+    """``sha256:<hex>`` of a file's bytes (read in 1 MiB blocks): what provenance records carry."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def read_json(path: str | Path) -> Any:

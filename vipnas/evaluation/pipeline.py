@@ -19,6 +19,7 @@ __all__ = [
     "evaluate_model",
     "evaluate_predictions",
     "evaluate_predictions_file",
+    "load_ground_truth",
     "read_mpii_predictions",
     "write_mpii_predictions",
 ]
@@ -135,6 +136,21 @@ def evaluate_predictions_file(
     return evaluate_coco_results(annotation, predictions, info.name)
 
 
+def load_ground_truth(dataset: str, annotation: str | Path, images: str | Path) -> Any:
+    """The person instances of a dataset's ground truth: a COCO-style file (COCO, CrowdPose, SynthPose, PoseTrack18
+    merged), a PoseTrack18 per-video folder, or an MPII JSON."""
+    from vipnas.data.coco import load_coco
+    from vipnas.data.mpii import load_mpii
+    from vipnas.data.posetrack import load_posetrack_videos
+
+    info = get_dataset_info(dataset)
+    if info.name == "MPII":
+        return load_mpii(annotation, images)
+    if info.name == "POSETRACK18" and Path(annotation).is_dir():
+        return load_posetrack_videos(annotation, images)
+    return load_coco(annotation, images, info)
+
+
 def evaluate_model(
     model: Any,
     dataset: str,
@@ -172,21 +188,14 @@ def evaluate_model(
         The metrics and the raw predictions.
     """
     from vipnas.codec import UDPHeatmap, codec_for_model
-    from vipnas.data.coco import load_coco, load_detections
+    from vipnas.data.coco import load_detections
     from vipnas.data.dataset import TopDownDataset, build_loader
-    from vipnas.data.mpii import load_mpii
-    from vipnas.data.posetrack import load_posetrack_videos
     from vipnas.evaluation.inference import run_inference
 
     info = get_dataset_info(dataset)
     if nms not in ("oks", "soft", "none"):  # before the inference, not after it
         raise ValueError(f"nms must be one of 'oks', 'soft', 'none', got {nms!r}")
-    if info.name == "MPII":
-        annotations = load_mpii(annotation, images)
-    elif info.name == "POSETRACK18" and Path(annotation).is_dir():
-        annotations = load_posetrack_videos(annotation, images)
-    else:
-        annotations = load_coco(annotation, images, info)
+    annotations = load_ground_truth(dataset, annotation, images)
     if det_boxes is not None:
         annotations = load_detections(det_boxes, annotations, score_threshold=det_score_threshold)
     metadata = model.metadata

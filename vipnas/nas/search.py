@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vipnas.data.files import write_bytes_atomic
+from vipnas.data.files import file_digest, write_bytes_atomic
 from vipnas.nas.budget import Budget, sample_under_budget
 from vipnas.space.arch import Arch
 from vipnas.space.search_space import SearchSpace
@@ -197,15 +197,6 @@ class ResultStore:
         if self.provenance is not None:
             data = {"provenance": self.provenance, **data}
         write_bytes_atomic(self.path, json.dumps(data).encode("utf-8"))
-
-
-def file_digest(path: str | Path) -> str:
-    """``sha256:<hex>`` of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
 
 
 def search_provenance(

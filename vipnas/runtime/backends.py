@@ -88,7 +88,8 @@ class OnnxRuntimeBackend:
 
 
 class OpenVinoBackend:
-    """An ONNX file compiled by OpenVINO for the CPU (``pip install openvino``; an optional extra).
+    """An ONNX file or OpenVINO IR (``.xml``) compiled by OpenVINO for the CPU (``pip install openvino``; an
+    optional extra).
 
     ``precision`` is OpenVINO's inference precision hint: ``f32`` by default (its CPU plugin otherwise picks bf16 on
     CPUs with AVX-512 bf16, such as this project's, moving keypoints by up to ~0.5 px); ``bf16`` trades that for
@@ -102,7 +103,7 @@ class OpenVinoBackend:
             raise ImportError("the openvino backend needs OpenVINO: pip install openvino") from None
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such ONNX file")
+            raise FileNotFoundError(f"{path}: no such ONNX or OpenVINO IR file")
         core = openvino.Core()
         model = core.read_model(str(path))
         self.inputs = [port.get_any_name() for port in model.inputs]
@@ -125,8 +126,11 @@ class OpenVinoBackend:
         return np.asarray(self.compiled(feed)[self.compiled.output(0)], np.float32)
 
 
-def make_backend(kind: str, network: Any = None, onnx: str | Path | None = None, *, threads: int = 1) -> Backend:
-    """The backend ``kind`` (one of :data:`BACKENDS`): ``torch`` runs ``network``; the others run ``onnx``.
+def make_backend(
+    kind: str, network: Any = None, onnx: str | Path | None = None, *, threads: int = 1, precision: str = "f32"
+) -> Backend:
+    """The backend ``kind`` (one of :data:`BACKENDS`): ``torch`` runs ``network``; the others run ``onnx`` (for
+    OpenVINO also an IR ``.xml``, compiled at inference ``precision``).
 
     Raises:
         ValueError: an unknown kind, or the network / file the kind needs is missing.
@@ -139,6 +143,6 @@ def make_backend(kind: str, network: Any = None, onnx: str | Path | None = None,
         return TorchBackend(network, threads=threads)
     if onnx is None:
         raise ValueError(f"the {kind} backend needs an ONNX file (vipnas extract --onnx, or export_onnx)")
-    return (
-        OnnxRuntimeBackend(onnx, threads=threads) if kind == "onnxruntime" else OpenVinoBackend(onnx, threads=threads)
-    )
+    if kind == "onnxruntime":
+        return OnnxRuntimeBackend(onnx, threads=threads)
+    return OpenVinoBackend(onnx, threads=threads, precision=precision)

@@ -1,0 +1,73 @@
+"""A deployment opened as a network: the runtime's backend behind the call every evaluator makes.
+
+:class:`DeployedNetwork` is a ``torch.nn.Module`` only so that the torch evaluators (``vipnas eval``,
+:func:`vipnas.evaluation.pipeline.evaluate_model`) take it unchanged: its ``forward`` hands the tensors to the
+deployment's ONNX Runtime or OpenVINO session as numpy and returns the heatmaps as a tensor; it has no parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vipnas.deploy.manifest import Deployment, read_deployment
+from vipnas.models.metadata import ModelMetadata
+
+__all__ = ["DeployedNetwork", "load_deployment", "runtime_precision"]
+
+
+def runtime_precision(deployment: Deployment) -> str:
+    """OpenVINO's inference precision hint for a deployment: ``bf16`` for bf16, ``f32`` otherwise (an int8 IR's
+    quantised layers run int8 whatever the hint; the hint sets the rest)."""
+    return "bf16" if deployment.precision == "bf16" else "f32"
+
+
+class DeployedNetwork(nn.Module):
+    """The network of a deployment folder, run by its runtime.
+
+    Attributes:
+        deployment: the folder's manifest.
+        backend: the runtime backend (:mod:`vipnas.runtime.backends`), ``backend(crops, heatmaps=None)``.
+        metadata: the network's metadata (input size, normalisation, joints, codec, arch).
+        frame: a T-ViPNet's frame choice (``None`` for an S-ViPNet).
+    """
+
+    def __init__(self, folder: str | Path, *, threads: int = 1) -> None:
+        super().__init__()
+        from vipnas.runtime.backends import make_backend
+
+        self.folder = Path(folder)
+        self.deployment = read_deployment(self.folder)
+        self.metadata = ModelMetadata.from_dict(self.deployment.metadata)
+        self.backend = make_backend(
+            self.deployment.backend,
+            onnx=self.folder / self.deployment.file,
+            threads=threads,
+            precision=runtime_precision(self.deployment),
+        )
+        self.frame: Any = None
+        if self.deployment.frame is not None:
+            from vipnas.space.temporal import FrameChoice
+
+            self.frame = FrameChoice.from_dict(self.deployment.frame, source=f"{self.folder}/deployment.json:frame")
+        self.arch = self.metadata.arch
+
+    @property
+    def temporal(self) -> bool:
+        return self.frame is not None
+
+    def forward(self, crops: torch.Tensor, heatmaps: torch.Tensor | None = None) -> torch.Tensor:
+        images = crops.detach().cpu().float().numpy()
+        previous = None if heatmaps is None else heatmaps.detach().cpu().float().numpy()
+        return torch.from_numpy(self.backend(images, previous))
+
+    def extra_repr(self) -> str:
+        return f"{self.folder}: {self.deployment.backend} {self.deployment.precision} ({self.deployment.file})"
+
+
+def load_deployment(folder: str | Path, *, threads: int = 1) -> DeployedNetwork:
+    """Open deployment ``folder`` (``vipnas export`` writes it) for inference, in eval mode."""
+    return DeployedNetwork(folder, threads=threads).eval()

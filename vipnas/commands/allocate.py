@@ -20,14 +20,10 @@ EXAMPLES = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="temporal supernet checkpoint written by vipnas train (temporal.key set)")
     parser.add_argument("--length", type=positive_int, default=None, help="T non-key frames (default: the trained T)")
-    parser.add_argument("--strategy", choices=["random", "evolution"], default="random")
-    parser.add_argument("--candidates", type=positive_int, default=100, help="random search: temporal archs evaluated")
-    parser.add_argument("--population", type=positive_int, default=20)
-    parser.add_argument("--generations", type=int, default=5)
-    parser.add_argument("--parents", type=positive_int, default=5)
-    parser.add_argument("--mutations", type=int, default=10)
-    parser.add_argument("--crossovers", type=int, default=10)
-    parser.add_argument("--mutation-probability", type=float, default=0.2)
+    from vipnas.commands.search import add_strategy_arguments
+
+    add_strategy_arguments(parser, candidates=100, population=20, generations=5, parents=5, mutations=10,
+                           crossovers=10, mutation_probability=0.2)  # fmt: skip
     parser.add_argument("--budget-macs", type=quantity, default=None, help="MACs per frame, averaged over T+1 frames")
     parser.add_argument("--budget-params", type=quantity, default=None, help="parameters of all T+1 networks")
     parser.add_argument("--budget-latency", type=positive_float, default=None, help="ms per frame (--latency-table)")

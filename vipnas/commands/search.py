@@ -23,16 +23,8 @@ EXAMPLES = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="supernet checkpoint written by vipnas train")
-    parser.add_argument("--strategy", choices=["random", "evolution"], default="random")
-    parser.add_argument(
-        "--candidates", type=positive_int, default=500, help="random search: archs evaluated (paper: 500)"
-    )
-    parser.add_argument("--population", type=positive_int, default=50, help="evolution: population size")
-    parser.add_argument("--generations", type=int, default=10, help="evolution: generations")
-    parser.add_argument("--parents", type=positive_int, default=10, help="evolution: best archs that breed")
-    parser.add_argument("--mutations", type=int, default=25, help="evolution: mutants per generation")
-    parser.add_argument("--crossovers", type=int, default=25, help="evolution: crossed children per generation")
-    parser.add_argument("--mutation-probability", type=float, default=0.1)
+    add_strategy_arguments(parser, candidates=500, population=50, generations=10, parents=10, mutations=25,
+                           crossovers=25, mutation_probability=0.1)  # fmt: skip
     parser.add_argument("--budget-macs", type=quantity, default=None, help="e.g. 0.5G (at the supernet's input size)")
     parser.add_argument("--budget-params", type=quantity, default=None, help="e.g. 3M")
     parser.add_argument(
@@ -121,6 +113,33 @@ def main_rank_first(info: Any, make: Callable[[], T]) -> T:
     if info.world_size > 1 and info.is_main:
         barrier()
     return value
+
+
+def add_strategy_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    candidates: int,
+    population: int,
+    generations: int,
+    parents: int,
+    mutations: int,
+    crossovers: int,
+    mutation_probability: float,
+) -> None:
+    """The options :func:`run_strategy` reads (``--strategy``, the random search's ``--candidates`` and the
+    evolution's), with a command's own defaults."""
+    parser.add_argument("--strategy", choices=["random", "evolution"], default="random")
+    parser.add_argument(
+        "--candidates", type=positive_int, default=candidates, help="random search: archs evaluated (paper: 500)"
+    )
+    parser.add_argument("--population", type=positive_int, default=population, help="evolution: population size")
+    parser.add_argument("--generations", type=int, default=generations, help="evolution: generations")
+    parser.add_argument("--parents", type=positive_int, default=parents, help="evolution: best archs that breed")
+    parser.add_argument("--mutations", type=int, default=mutations, help="evolution: mutants per generation")
+    parser.add_argument("--crossovers", type=int, default=crossovers, help="evolution: crossed children per generation")
+    parser.add_argument(
+        "--mutation-probability", type=float, default=mutation_probability, help="evolution: per-choice mutation"
+    )
 
 
 def run_strategy(args: argparse.Namespace, space: Any, evaluator: Any, budget: Any, *, is_main: bool) -> Any:

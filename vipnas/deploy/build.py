@@ -43,7 +43,14 @@ from torch import nn
 from vipnas.deploy.manifest import MANIFEST, PRECISIONS, Deployment, read_deployment
 from vipnas.permissions import current_umask
 
-__all__ = ["Calibration", "CheckData", "DeploymentRefusedError", "export_deployment"]
+__all__ = [
+    "Calibration",
+    "CheckData",
+    "DeploymentRefusedError",
+    "convert_openvino",
+    "export_deployment",
+    "quantize_onnxruntime_int8",
+]
 
 # an fp32 deployment agrees with torch to float rounding: max |heatmap difference| within this of the peak
 FP32_TOLERANCE = 1e-3
@@ -164,7 +171,8 @@ def _random_inputs(model: nn.Module, count: int = 16) -> list[dict[str, np.ndarr
     return out
 
 
-def _ort_int8(source: Path, target: Path, inputs: list[dict[str, np.ndarray]], work: Path) -> None:
+def quantize_onnxruntime_int8(source: Path, target: Path, inputs: list[dict[str, np.ndarray]], work: Path) -> None:
+    """ONNX file ``source`` quantised to int8 static QDQ at ``target``, min-max calibrated on ``inputs``."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -199,7 +207,9 @@ def _ort_int8(source: Path, target: Path, inputs: list[dict[str, np.ndarray]], w
     )
 
 
-def _openvino_ir(source: Path, target: Path, precision: str, inputs: list[dict[str, np.ndarray]]) -> None:
+def convert_openvino(source: Path, target: Path, precision: str, inputs: list[dict[str, np.ndarray]]) -> None:
+    """ONNX file ``source`` as an OpenVINO IR at ``target`` (``.xml`` + ``.bin``, fp32 weights); for ``int8``
+    quantised by NNCF on ``inputs``."""
     try:
         import openvino
     except ImportError:
@@ -208,9 +218,19 @@ def _openvino_ir(source: Path, target: Path, precision: str, inputs: list[dict[s
     if precision == "int8":
         try:
             import nncf
+            from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
         except ImportError:
             raise ImportError("OpenVINO int8 needs NNCF: pip install 'vipnas[openvino]'") from None
-        model = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs), target_device=nncf.TargetDevice.CPU)
+        options = {"subset_size": len(inputs), "target_device": nncf.TargetDevice.CPU}
+        try:
+            model = nncf.quantize(model, nncf.Dataset(inputs), **options)
+        except ValueError:
+            # NNCF 3.4's bias correction fails on some grouped transposed convolutions (S-ViPNAS-MBv3's head:
+            # "cannot reshape array of size 16 into shape (1,1,1,1)"); quantise without it
+            advanced = AdvancedQuantizationParameters(disable_bias_correction=True)
+            model = nncf.quantize(
+                openvino.convert_model(str(source)), nncf.Dataset(inputs), advanced_parameters=advanced, **options
+            )
     openvino.save_model(model, str(target), compress_to_fp16=False)
 
 
@@ -348,14 +368,14 @@ def export_deployment(
             if precision == "int8":
                 scratch = Path(tempfile.mkdtemp(prefix="vipnas-quantize-"))
                 try:
-                    _ort_int8(work / "model.onnx", work / "model_int8.onnx", inputs, scratch)
+                    quantize_onnxruntime_int8(work / "model.onnx", work / "model_int8.onnx", inputs, scratch)
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
                 (work / "model.onnx").unlink()
                 file = "model_int8.onnx"
         else:
             file = "model.xml"
-            _openvino_ir(work / "model.onnx", work / file, precision, inputs)
+            convert_openvino(work / "model.onnx", work / file, precision, inputs)
             (work / "model.onnx").unlink()
         files = {p.name: file_digest(p) for p in sorted(work.iterdir()) if p.is_file()}
         frame = json.loads(json.dumps(model.frame.to_dict())) if temporal else None  # type: ignore[union-attr]

@@ -34,7 +34,7 @@ def prepare(name: str, source, folder: Path, paths: list[str], threads: int) -> 
     """Callables ``f(batch) -> output`` per path for one network (a vipnas network, or an ONNX file)."""
     import torch
 
-    from vipnas.deploy.build import convert_openvino, quantize_onnxruntime_int8
+    from vipnas.models.export import convert_openvino, quantize_onnxruntime_int8
     from vipnas.runtime.backends import OnnxRuntimeBackend, OpenVinoBackend
 
     folder.mkdir(parents=True, exist_ok=True)

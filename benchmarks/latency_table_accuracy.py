@@ -4,6 +4,8 @@ Builds the table for a search space (or loads it), then measures 20 random sub-n
 archs) as whole networks under the same conditions and compares.
 
 Run: python benchmarks/latency_table_accuracy.py --space mobilenetv3 --runtime torch --threads 1
+     python benchmarks/latency_table_accuracy.py --space mobilenetv3_tiny --input-size 128 96 --runtime openvino \
+         --precision int8 --rounds 3
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from vipnas.space.spaces import get_search_space
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--space", default="mobilenetv3")
-    parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime"])
+    parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime", "openvino"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved timing rounds per unit (noise estimate)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--input-size", nargs=2, type=int, default=[256, 192])
     parser.add_argument("--archs", type=int, default=20)
@@ -31,20 +35,23 @@ def main() -> None:
     args = parser.parse_args()
     start = header(
         f"latency table accuracy: {args.space}, {args.runtime}, {args.threads} thread(s), batch 1, "
-        f"{args.input_size[0]}x{args.input_size[1]}, fp32"
+        f"{args.input_size[0]}x{args.input_size[1]}, {args.precision}, {args.rounds} round(s)"
     )
     space = get_search_space(args.space)
     size = tuple(args.input_size)
-    path = args.table or f"latency/{space.name}_{args.runtime}_{args.threads}t_{size[0]}x{size[1]}.json"
+    precision = "" if args.precision == "fp32" else f"_{args.precision}"
+    path = args.table or f"latency/{space.name}_{args.runtime}{precision}_{args.threads}t_{size[0]}x{size[1]}.json"
     t0 = time.perf_counter()
     table = build_table(
-        space, runtime=args.runtime, threads=args.threads, input_size=size, repeats=args.repeats, out=path
-    )
+        space, runtime=args.runtime, precision=args.precision, rounds=args.rounds, threads=args.threads,
+        input_size=size, repeats=args.repeats, out=path,
+    )  # fmt: skip
     built = time.perf_counter() - t0
     table = LatencyTable.load(path)
     print(
         f"table {path}: {len(table.entries)} units ({built:.0f} s to build/resume), "
         f"calibration scale {table.scale:.3f}, offset {table.offset_ms:.2f} ms"
+        + (f", timing noise {100 * table.noise:.1f}% (median per-unit spread over rounds)" if table.noise else "")
     )
     checks = validate_table(table, space, count=args.archs, seed=12345, repeats=args.repeats)
     print(f"{'#':>3s} {'MACs G':>7s} {'unit sum ms':>12s} {'predicted':>10s} {'measured':>9s} {'error':>7s}")
@@ -68,6 +75,16 @@ def main() -> None:
             json.dump(
                 {
                     "summary": summary,
+                    "table": {
+                        "runtime": table.runtime,
+                        "precision": table.precision,
+                        "rounds": table.rounds,
+                        "threads": table.threads,
+                        "noise": table.noise,
+                        "units": len(table.entries),
+                        "scale": table.scale,
+                        "offset_ms": table.offset_ms,
+                    },
                     "machine": table.machine,
                     "checks": [
                         {"arch": c.arch.to_dict(), "predicted_ms": c.predicted_ms, "measured_ms": c.measured_ms}

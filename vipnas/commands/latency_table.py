@@ -7,17 +7,22 @@ import json
 
 from vipnas.commands import positive_int
 
-HELP = "build a latency lookup table for a search space on this machine (torch or onnxruntime)"
+HELP = "build a latency lookup table for a search space on this machine (torch, onnxruntime, openvino; fp32/bf16/int8)"
 EXAMPLES = [
     "vipnas latency-table --space mobilenetv3 --runtime onnxruntime --out latency/mbv3_ort.json --validate 20",
     "vipnas latency-table --space resnet50 --runtime torch --threads 1 --input-size 256 192",
     "vipnas latency-table --space mobilenetv3_tiny --input-size 64 64 --repeats 3 --validate 5 --json",
+    "vipnas latency-table --space mobilenetv3_tiny --input-size 128 96 --runtime openvino --precision int8 --rounds 3",
 ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", default="mobilenetv3", help="search space name (resnet50, mobilenetv3, ...)")
-    parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime"])
+    parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime", "openvino"])
+    parser.add_argument(
+        "--precision", default="fp32", choices=["fp32", "bf16", "int8"], help="onnxruntime: fp32, int8; openvino: all"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=1, help="interleaved timing rounds (noise estimate)")
     parser.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (default 1, as the paper)")
     parser.add_argument("--input-size", nargs=2, type=int, default=[256, 192], metavar=("H", "W"))
     parser.add_argument("--num-joints", type=positive_int, default=17)
@@ -40,11 +45,17 @@ def run(args: argparse.Namespace) -> int:
 
     space = get_search_space(args.space)
     size = check_input_size(tuple(args.input_size))
-    out = args.out or f"latency/{space.name}_{args.runtime}_{args.threads}t_{size[0]}x{size[1]}.json"
+    from vipnas.nas.latency import check_runtime
+
+    check_runtime(args.runtime, args.precision)  # before anything is timed
+    precision = "" if args.precision == "fp32" else f"_{args.precision}"
+    out = args.out or f"latency/{space.name}_{args.runtime}{precision}_{args.threads}t_{size[0]}x{size[1]}.json"
     writable_file(out)
     table = build_table(
         space,
         runtime=args.runtime,
+        precision=args.precision,
+        rounds=args.rounds,
         threads=args.threads,
         input_size=size,
         num_joints=args.num_joints,
@@ -52,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         out=out,
         fusion=args.fusion,
     )
-    summary: dict = {"table": out, "units": len(table.entries), "runtime": table.runtime, "threads": table.threads}
+    summary: dict = {"table": out, "units": len(table.entries), "runtime": table.runtime, "threads": table.threads,
+                     "precision": table.precision, "noise": table.noise}  # fmt: skip
     summary["machine"] = table.machine["cpu"]
     if args.validate > 0:
         checks = validate_table(table, space, count=args.validate, repeats=args.repeats)
@@ -61,8 +73,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     print(
-        f"wrote {out}: {len(table.entries)} units, {table.runtime}, {table.threads} thread(s), {table.machine['cpu']}"
-    )
+        f"wrote {out}: {len(table.entries)} units, {table.runtime} {table.precision}, {table.threads} thread(s), "
+        f"{table.machine['cpu']}"
+        + (f"; timing noise (median per-unit spread over {table.rounds} rounds) {100 * table.noise:.1f}%"
+           if table.noise is not None else "")
+    )  # fmt: skip
     if args.validate > 0:
         print(f"{'arch':>4s} {'predicted ms':>13s} {'measured ms':>12s} {'error':>7s}")
         for index, check in enumerate(checks):

@@ -43,14 +43,7 @@ from torch import nn
 from vipnas.deploy.manifest import MANIFEST, PRECISIONS, Deployment, read_deployment
 from vipnas.permissions import current_umask
 
-__all__ = [
-    "Calibration",
-    "CheckData",
-    "DeploymentRefusedError",
-    "convert_openvino",
-    "export_deployment",
-    "quantize_onnxruntime_int8",
-]
+__all__ = ["Calibration", "CheckData", "DeploymentRefusedError", "export_deployment"]
 
 # an fp32 deployment agrees with torch to float rounding: max |heatmap difference| within this of the peak
 FP32_TOLERANCE = 1e-3
@@ -171,69 +164,6 @@ def _random_inputs(model: nn.Module, count: int = 16) -> list[dict[str, np.ndarr
     return out
 
 
-def quantize_onnxruntime_int8(source: Path, target: Path, inputs: list[dict[str, np.ndarray]], work: Path) -> None:
-    """ONNX file ``source`` quantised to int8 static QDQ at ``target``, min-max calibrated on ``inputs``."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.items = iter(inputs)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self.items, None)
-
-    import onnx
-
-    prepared = work / "prepared.onnx"
-    quant_pre_process(str(source), str(prepared))
-    # ONNX Runtime's per-channel quantiser takes a grouped ConvTranspose's weight axis 1 (O/g) for its O output
-    # channels and fails on the bias; those deconvolutions stay fp32 (OpenVINO keeps them fp32 too)
-    graph = onnx.load(str(prepared), load_external_data=False).graph
-    grouped = [
-        node.name
-        for node in graph.node
-        if node.op_type == "ConvTranspose" and any(a.name == "group" and a.i > 1 for a in node.attribute)
-    ]
-    quantize_static(
-        str(prepared),
-        str(target),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=grouped,
-    )
-
-
-def convert_openvino(source: Path, target: Path, precision: str, inputs: list[dict[str, np.ndarray]]) -> None:
-    """ONNX file ``source`` as an OpenVINO IR at ``target`` (``.xml`` + ``.bin``, fp32 weights); for ``int8``
-    quantised by NNCF on ``inputs``."""
-    try:
-        import openvino
-    except ImportError:
-        raise ImportError("the openvino backend needs OpenVINO: pip install 'vipnas[openvino]'") from None
-    model = openvino.convert_model(str(source))
-    if precision == "int8":
-        try:
-            import nncf
-            from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
-        except ImportError:
-            raise ImportError("OpenVINO int8 needs NNCF: pip install 'vipnas[openvino]'") from None
-        options = {"subset_size": len(inputs), "target_device": nncf.TargetDevice.CPU}
-        try:
-            model = nncf.quantize(model, nncf.Dataset(inputs), **options)
-        except ValueError:
-            # NNCF 3.4's bias correction fails on some grouped transposed convolutions (S-ViPNAS-MBv3's head:
-            # "cannot reshape array of size 16 into shape (1,1,1,1)"); quantise without it
-            advanced = AdvancedQuantizationParameters(disable_bias_correction=True)
-            model = nncf.quantize(
-                openvino.convert_model(str(source)), nncf.Dataset(inputs), advanced_parameters=advanced, **options
-            )
-    openvino.save_model(model, str(target), compress_to_fp16=False)
-
-
 def _agreement(model: nn.Module, deployed: Any, inputs: list[dict[str, np.ndarray]]) -> dict[str, float]:
     """Heatmap and keypoint agreement of the deployed network with the torch network on ``inputs``."""
     from vipnas.codec import codec_for_model
@@ -328,7 +258,7 @@ def export_deployment(
     """
     from vipnas.data.files import file_digest, write_json_atomic
     from vipnas.deploy.network import load_deployment
-    from vipnas.models.export import export_onnx
+    from vipnas.models.export import convert_openvino, export_onnx, quantize_onnxruntime_int8
     from vipnas.models.fuse import fold_batchnorm
 
     if backend not in PRECISIONS:

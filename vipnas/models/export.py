@@ -20,7 +20,14 @@ from torch import nn
 
 from vipnas.permissions import new_file_mode
 
-__all__ = ["check_onnx", "export_onnx", "onnx_bytes", "read_onnx_metadata"]
+__all__ = [
+    "check_onnx",
+    "convert_openvino",
+    "export_onnx",
+    "onnx_bytes",
+    "quantize_onnxruntime_int8",
+    "read_onnx_metadata",
+]
 
 
 def _inputs(module: nn.Module) -> tuple[str, ...]:
@@ -127,3 +134,66 @@ def read_onnx_metadata(path: str | Path) -> dict:
     if "vipnas_metadata" not in props:
         raise ValueError(f"{path} carries no vipnas metadata (was it exported by vipnas?)")
     return json.loads(props["vipnas_metadata"])
+
+
+def quantize_onnxruntime_int8(source: Path, target: Path, inputs: list[dict[str, np.ndarray]], work: Path) -> None:
+    """ONNX file ``source`` quantised to int8 static QDQ at ``target``, min-max calibrated on ``inputs``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(inputs)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.items, None)
+
+    import onnx
+
+    prepared = work / "prepared.onnx"
+    quant_pre_process(str(source), str(prepared))
+    # ONNX Runtime's per-channel quantiser takes a grouped ConvTranspose's weight axis 1 (O/g) for its O output
+    # channels and fails on the bias; those deconvolutions stay fp32 (OpenVINO keeps them fp32 too)
+    graph = onnx.load(str(prepared), load_external_data=False).graph
+    grouped = [
+        node.name
+        for node in graph.node
+        if node.op_type == "ConvTranspose" and any(a.name == "group" and a.i > 1 for a in node.attribute)
+    ]
+    quantize_static(
+        str(prepared),
+        str(target),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=grouped,
+    )
+
+
+def convert_openvino(source: Path, target: Path, precision: str, inputs: list[dict[str, np.ndarray]]) -> None:
+    """ONNX file ``source`` as an OpenVINO IR at ``target`` (``.xml`` + ``.bin``, fp32 weights); for ``int8``
+    quantised by NNCF on ``inputs``."""
+    try:
+        import openvino
+    except ImportError:
+        raise ImportError("the openvino backend needs OpenVINO: pip install 'vipnas[openvino]'") from None
+    model = openvino.convert_model(str(source))
+    if precision == "int8":
+        try:
+            import nncf
+            from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+        except ImportError:
+            raise ImportError("OpenVINO int8 needs NNCF: pip install 'vipnas[openvino]'") from None
+        options = {"subset_size": len(inputs), "target_device": nncf.TargetDevice.CPU}
+        try:
+            model = nncf.quantize(model, nncf.Dataset(inputs), **options)
+        except ValueError:
+            # NNCF 3.4's bias correction fails on some grouped transposed convolutions (S-ViPNAS-MBv3's head:
+            # "cannot reshape array of size 16 into shape (1,1,1,1)"); quantise without it
+            advanced = AdvancedQuantizationParameters(disable_bias_correction=True)
+            model = nncf.quantize(
+                openvino.convert_model(str(source)), nncf.Dataset(inputs), advanced_parameters=advanced, **options
+            )
+    openvino.save_model(model, str(target), compress_to_fp16=False)

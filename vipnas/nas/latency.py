@@ -1,7 +1,9 @@
 """Latency lookup tables: measured per-unit CPU latency on the user's machine, summed to predict an arch.
 
-A table is built for one runtime (``torch`` eager with BatchNorm folded, or ``onnxruntime``), precision
-(``fp32``), thread count (1 by default, as the paper's single-core figures), batch 1 and input size. Every unit
+A table is built for one runtime and precision (:data:`PRECISIONS`: ``torch`` eager with BatchNorm folded at
+fp32; ``onnxruntime`` at fp32 or int8 static QDQ; ``openvino`` at fp32, bf16 or NNCF int8 — the paths ``vipnas
+export`` deploys, converted by the same functions), thread count (1 by default, as the paper's single-core
+figures), batch 1 and input size. Every unit
 (stem, block, head layer: a :class:`vipnas.space.blocks.BlockSpec`, from the one walk over archs) that any arch
 of a search space can contain is timed alone; an arch's predicted latency is the sum of its units.
 :func:`validate_table` measures whole networks of random archs against the prediction.
@@ -39,6 +41,7 @@ from vipnas.space.search_space import SearchSpace
 from vipnas.space.temporal import FrameChoice, TemporalArch
 
 __all__ = [
+    "PRECISIONS",
     "RUNTIMES",
     "LatencyTable",
     "build_table",
@@ -49,7 +52,9 @@ __all__ = [
     "validate_table",
 ]
 
-RUNTIMES = ("torch", "onnxruntime")
+RUNTIMES = ("torch", "onnxruntime", "openvino")
+# runtime -> precisions a table can be timed at (int8 units are calibrated on random inputs: speed only)
+PRECISIONS = {"torch": ("fp32",), "onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8")}
 FORMAT = "vipnas-latency-table"
 
 
@@ -75,6 +80,12 @@ def machine_info() -> dict[str, str]:
         info["onnxruntime"] = onnxruntime.__version__
     except ImportError:
         pass
+    try:
+        import openvino
+
+        info["openvino"] = openvino.get_version()
+    except ImportError:
+        pass
     return info
 
 
@@ -95,13 +106,27 @@ def prepare_for_timing(module: nn.Module, *, realistic_weights: bool = True) -> 
     return fold_batchnorm(module, inplace=True)
 
 
-def make_runner(
-    module: nn.Module, input_shape: tuple[int, ...], runtime: str, threads: int, *, realistic_weights: bool = True
-) -> Callable[[], Any]:
-    """A zero-argument callable running ``module`` once on a fixed random input in ``runtime`` (see
-    :func:`prepare_for_timing`; subnormals are flushed to zero in both runtimes, as in deployment)."""
+def check_runtime(runtime: str, precision: str) -> None:
+    """One-line errors for a runtime or precision a table cannot be timed at."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; expected one of {RUNTIMES}")
+    if precision not in PRECISIONS[runtime]:
+        raise ValueError(f"precision {precision!r} for {runtime}: choose one of {', '.join(PRECISIONS[runtime])}")
+
+
+def make_runner(
+    module: nn.Module,
+    input_shape: tuple[int, ...],
+    runtime: str,
+    threads: int,
+    *,
+    precision: str = "fp32",
+    realistic_weights: bool = True,
+) -> Callable[[], Any]:
+    """A zero-argument callable running ``module`` once on a fixed random input in ``runtime`` at ``precision``
+    (see :func:`prepare_for_timing`; subnormals are flushed to zero in every runtime, as in deployment; int8 is
+    calibrated on 8 random inputs, which sets its speed, not its accuracy)."""
+    check_runtime(runtime, precision)
     module = prepare_for_timing(module, realistic_weights=realistic_weights)
     example = torch.randn(*input_shape)
     if runtime == "torch":
@@ -113,6 +138,35 @@ def make_runner(
                 return module(example)
 
         return run_torch
+    graph = onnx_bytes(module, example)
+    feed = {"image": example.numpy()}
+    if runtime == "onnxruntime" and precision == "fp32":
+        return _onnxruntime_runner(graph, feed, threads)
+    from vipnas.models.export import convert_openvino, quantize_onnxruntime_int8
+
+    generator = torch.Generator().manual_seed(0)
+    calibration = [{"image": torch.randn(*input_shape, generator=generator).numpy()} for _ in range(8)]
+    with tempfile.TemporaryDirectory(prefix="vipnas-unit-") as folder:
+        source = Path(folder) / "unit.onnx"
+        source.write_bytes(graph)
+        if runtime == "onnxruntime":
+            quantize_onnxruntime_int8(source, Path(folder) / "int8.onnx", calibration, Path(folder))
+            return _onnxruntime_runner((Path(folder) / "int8.onnx").read_bytes(), feed, threads)
+        import openvino
+
+        convert_openvino(source, Path(folder) / "unit.xml", precision, calibration)
+        model = openvino.Core().read_model(str(Path(folder) / "unit.xml"))
+        config = {
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        }
+        compiled = openvino.Core().compile_model(model, "CPU", config)
+    request = compiled.create_infer_request()
+    return lambda: request.infer(feed)
+
+
+def _onnxruntime_runner(graph: bytes, feed: dict[str, np.ndarray], threads: int) -> Callable[[], Any]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -121,8 +175,8 @@ def make_runner(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
     options.add_session_config_entry("session.set_denormal_as_zero", "1")
-    session = ort.InferenceSession(onnx_bytes(module, example), options, providers=["CPUExecutionProvider"])
-    feed = {"image": example.numpy()}
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the runtime's sessions
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     return lambda: session.run(None, feed)
 
 
@@ -174,6 +228,10 @@ class LatencyTable:
     scale: float = 1.0
     offset_ms: float = 0.0
     calibration: list[dict[str, Any]] = field(default_factory=list)
+    rounds: int = 1
+    # timing noise: the median over units of (max - min) / median of a unit's per-round medians (None: 1 round)
+    noise: float | None = None
+    spreads: dict[str, float] = field(default_factory=dict)
 
     def unit_sum(self, arch: Arch) -> float:
         """Sum of the measured latencies (ms) of ``arch``'s units.
@@ -266,6 +324,8 @@ def build_table(
     space: SearchSpace,
     *,
     runtime: str = "torch",
+    precision: str = "fp32",
+    rounds: int = 1,
     threads: int = 1,
     input_size: tuple[int, int] = (256, 192),
     num_joints: int = 17,
@@ -281,16 +341,27 @@ def build_table(
     (drawn with a seed that :func:`validate_table` does not use). With ``out``, the partial table is saved every
     ``save_every`` units and a table already at ``out`` (same conditions) is resumed instead of re-measured. With
     ``fusion``, the temporal fusion modules a T-ViPNet of the space can contain are timed too (fed with a fixed
-    K x H/4 x W/4 heatmap input, as at run time)."""
+    K x H/4 x W/4 heatmap input, as at run time).
+
+    With ``rounds`` > 1 the units are timed in chunks of ``save_every``: each chunk's runners are built once and
+    timed ``rounds`` times, interleaved (unit 1, 2, …, then 1, 2, … again), so that a slow moment of a shared
+    machine spreads over many units instead of biasing one; a unit's entry is the median of its round medians, and
+    the table records the timing noise (:attr:`LatencyTable.noise`)."""
+    check_runtime(runtime, precision)
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     table = LatencyTable(
-        runtime=runtime, threads=threads, input_size=tuple(input_size), num_joints=num_joints, space=space.name
-    )
+        runtime=runtime, threads=threads, input_size=tuple(input_size), num_joints=num_joints, space=space.name,
+        precision=precision, rounds=rounds,
+    )  # fmt: skip
+    conditions = (runtime, precision, rounds, threads, tuple(input_size), num_joints, space.name)
     if out is not None and Path(out).is_file():
         previous = LatencyTable.load(out)
-        same = (previous.runtime, previous.threads, previous.input_size, previous.num_joints, previous.space)
-        if same != (runtime, threads, tuple(input_size), num_joints, space.name):
+        same = (previous.runtime, previous.precision, previous.rounds, previous.threads, previous.input_size,
+                previous.num_joints, previous.space)  # fmt: skip
+        if same != conditions:
             raise ValueError(f"{out} holds a table for other conditions {same}; choose another --out")
-        table.entries = previous.entries
+        table.entries, table.spreads = previous.entries, previous.spreads
         table.calibration, table.scale, table.offset_ms = previous.calibration, previous.scale, previous.offset_ms
     wanted = space_blocks(space, num_joints=num_joints, input_size=input_size)
     if fusion:
@@ -302,15 +373,34 @@ def build_table(
 
         iterator = tqdm(units, desc=f"latency table {space.name}/{runtime}", unit="unit", dynamic_ncols=True)
     torch.manual_seed(0)
-    for count, unit in enumerate(iterator, 1):
+    chunk: list[tuple[str, Callable[[], Any]]] = []
+
+    def flush() -> None:
+        per_round: dict[str, list[float]] = {key: [] for key, _ in chunk}
+        for _ in range(rounds):
+            for key, run in chunk:
+                per_round[key].append(measure_latency(run, repeats=repeats, min_seconds=min_seconds))
+        for key, values in per_round.items():
+            table.entries[key] = float(statistics.median(values))
+            if rounds > 1:
+                table.spreads[key] = (max(values) - min(values)) / max(statistics.median(values), 1e-9)
+        chunk.clear()
+        if out is not None:
+            table.save(out)
+
+    for unit in iterator:
         module = build_block(unit).eval()
         channels = unit.in_channels
         if unit.kind == "fusion":  # its input is the stage's features; the heatmaps are the fixed second input
             module, channels = _WithHeatmaps(module, num_joints, input_size), unit.out_channels
-        run = make_runner(module, (1, channels, unit.in_height, unit.in_width), runtime, threads)
-        table.entries[unit.key()] = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
-        if out is not None and count % save_every == 0:
-            table.save(out)
+        run = make_runner(module, (1, channels, unit.in_height, unit.in_width), runtime, threads, precision=precision)
+        chunk.append((unit.key(), run))
+        if len(chunk) >= save_every:
+            flush()
+    if chunk:
+        flush()
+    if table.spreads:
+        table.noise = float(statistics.median(table.spreads.values()))
     if calibrate > 0 and len(table.calibration) < calibrate:
         rng = random.Random(1_000_003)
         table.calibration = []
@@ -318,7 +408,7 @@ def build_table(
         archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calibrate - 2)]
         for arch in archs[:calibrate]:
             model = build_static(arch, num_joints=num_joints, input_size=tuple(input_size)).eval()
-            run = make_runner(model, (1, 3, *input_size), runtime, threads)
+            run = make_runner(model, (1, 3, *input_size), runtime, threads, precision=precision)
             measured = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
             table.calibration.append(
                 {"arch": arch.to_dict(), "unit_sum_ms": table.unit_sum(arch), "measured_ms": measured}
@@ -370,7 +460,7 @@ def validate_table(
     checks = []
     for arch in iterator:
         model = build_static(arch, num_joints=table.num_joints, input_size=table.input_size).eval()
-        run = make_runner(model, (1, 3, *table.input_size), table.runtime, table.threads)
+        run = make_runner(model, (1, 3, *table.input_size), table.runtime, table.threads, precision=table.precision)
         measured = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
         checks.append(LatencyCheck(arch, table.predict(arch), measured))
     return checks

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -109,8 +110,9 @@ def _importable(name: str) -> bool:
         return False
 
 
-def import_mmpose():
-    """Import MMPose's real backbone/head classes; returns (namespace, stubbed module names, versions)."""
+def import_from_mmpose(names: dict[str, str]):
+    """The real MMPose / mmcv objects ``{name: "module.path"}`` (imported with the unused software stubbed); returns
+    (namespace, stubbed module names, versions). Shared with ``rtmpose_onnx.py``."""
     missing = [m for m in ("mmengine", "mmcv", "mmpose") if not _importable(m)]
     if missing:
         raise ImportError(f"{', '.join(missing)} not installed in this interpreter ({sys.executable})")
@@ -121,19 +123,19 @@ def import_mmpose():
         import mmcv
         import mmengine
         import mmpose
-        from mmcv.cnn import ContextBlock
-        from mmpose.models.backbones import ResNet, ViPNAS_MobileNetV3, ViPNAS_ResNet
-        from mmpose.models.heads import HeatmapHead, ViPNASHead
-    ns = types.SimpleNamespace(
-        ContextBlock=ContextBlock,
-        ResNet=ResNet,
-        ViPNAS_ResNet=ViPNAS_ResNet,
-        ViPNAS_MobileNetV3=ViPNAS_MobileNetV3,
-        HeatmapHead=HeatmapHead,
-        ViPNASHead=ViPNASHead,
-    )
+
+        found = {name: getattr(importlib.import_module(module), name) for name, module in names.items()}
     versions = {"mmpose": mmpose.__version__, "mmcv": mmcv.__version__, "mmengine": mmengine.__version__}
-    return ns, sorted(finder.used), versions
+    return types.SimpleNamespace(**found), sorted(finder.used), versions
+
+
+def import_mmpose():
+    """Import MMPose's real backbone/head classes; returns (namespace, stubbed module names, versions)."""
+    return import_from_mmpose({
+        "ContextBlock": "mmcv.cnn", "ResNet": "mmpose.models.backbones", "ViPNAS_ResNet": "mmpose.models.backbones",
+        "ViPNAS_MobileNetV3": "mmpose.models.backbones", "HeatmapHead": "mmpose.models.heads",
+        "ViPNASHead": "mmpose.models.heads",
+    })  # fmt: skip
 
 
 class MMPoseTopDown(nn.Module):

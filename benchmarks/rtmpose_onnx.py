@@ -37,7 +37,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from mmpose_equivalence import STUBBABLE, _importable, _StubFinder
+from mmpose_equivalence import import_from_mmpose
 from torch import nn
 
 SEED = 0
@@ -52,20 +52,10 @@ VARIANTS = {
 
 def import_mmpose():
     """MMPose's ``CSPNeXt`` and ``RTMCCHead`` classes, the stubbed module names and the versions."""
-    missing = [m for m in ("mmengine", "mmcv", "mmpose") if not _importable(m)]
-    if missing:
-        raise ImportError(f"{', '.join(missing)} not installed in this interpreter ({sys.executable})")
-    finder = _StubFinder([r for r in STUBBABLE if not _importable(r)])
-    sys.meta_path.insert(0, finder)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import mmcv
-        import mmengine
-        import mmpose
-        from mmpose.models.backbones import CSPNeXt
-        from mmpose.models.heads import RTMCCHead
-    versions = {"mmpose": mmpose.__version__, "mmcv": mmcv.__version__, "mmengine": mmengine.__version__}
-    return CSPNeXt, RTMCCHead, sorted(finder.used), versions
+    found, used, versions = import_from_mmpose(
+        {"CSPNeXt": "mmpose.models.backbones", "RTMCCHead": "mmpose.models.heads"}
+    )
+    return found.CSPNeXt, found.RTMCCHead, used, versions
 
 
 class RTMPose(nn.Module):

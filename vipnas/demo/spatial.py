@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from vipnas.nas.search import file_digest
+from vipnas.data.files import file_digest
 
 __all__ = [
     "FULL",

@@ -152,7 +152,7 @@ class SupernetEvaluator:
             len(dataset),
             paths.val_annotations,
         )
-        from vipnas.nas.search import file_digest
+        from vipnas.data.files import file_digest
 
         settings = {
             "val_limit": config.data.val_limit,

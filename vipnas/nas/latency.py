@@ -152,31 +152,18 @@ def make_runner(
         if runtime == "onnxruntime":
             quantize_onnxruntime_int8(source, Path(folder) / "int8.onnx", calibration, Path(folder))
             return _onnxruntime_runner((Path(folder) / "int8.onnx").read_bytes(), feed, threads)
-        import openvino
+        from vipnas.models.sessions import compile_openvino
 
         convert_openvino(source, Path(folder) / "unit.xml", precision, calibration)
-        model = openvino.Core().read_model(str(Path(folder) / "unit.xml"))
-        config = {
-            "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-        }
-        compiled = openvino.Core().compile_model(model, "CPU", config)
+        compiled = compile_openvino(Path(folder) / "unit.xml", threads, "bf16" if precision == "bf16" else "f32")
     request = compiled.create_infer_request()
     return lambda: request.infer(feed)
 
 
 def _onnxruntime_runner(graph: bytes, feed: dict[str, np.ndarray], threads: int) -> Callable[[], Any]:
-    import onnxruntime as ort
+    from vipnas.models.sessions import onnxruntime_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.set_denormal_as_zero", "1")
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the runtime's sessions
-    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(graph, threads, denormal_as_zero=True, sequential=True)  # no spinning: as deployed
     return lambda: session.run(None, feed)
 
 

@@ -268,10 +268,10 @@ def evaluator_from_checkpoint(
     from dataclasses import replace
 
     from vipnas.config import config_from_dict
+    from vipnas.data.files import file_digest
     from vipnas.engine.build import load_key_network, prepare_data
     from vipnas.models.checkpoint import model_from_payload, read_checkpoint
     from vipnas.models.temporal_supernet import TemporalSupernet
-    from vipnas.nas.search import file_digest
 
     payload = read_checkpoint(path)
     if payload["kind"] != "temporal_supernet":
@@ -326,8 +326,8 @@ def clip_evaluator(
 
     from vipnas.codec import codec_for_model
     from vipnas.data.dataset import build_loader
+    from vipnas.data.files import file_digest
     from vipnas.engine.build import build_clip_dataset
-    from vipnas.nas.search import file_digest
 
     length = length or supernet.space.length
     config = replace(config, temporal=replace(config.temporal, length=length, clip_stride=length + 1))

@@ -64,17 +64,13 @@ class OnnxRuntimeBackend:
     """An ONNX file in an ONNX Runtime CPU session (``threads`` intra-op threads)."""
 
     def __init__(self, path: str | Path, *, threads: int = 1) -> None:
-        import onnxruntime
+        from vipnas.models.sessions import onnxruntime_session
 
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX file")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         # no busy-waiting between runs: the stream's own numpy/torch work (crops, heatmap warp) needs the cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime_session(path, threads, quiet=False)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.temporal = "previous_heatmaps" in self.inputs
         self.name = f"onnxruntime:{path.name}"
@@ -97,25 +93,14 @@ class OpenVinoBackend:
     """
 
     def __init__(self, path: str | Path, *, threads: int = 1, precision: str = "f32") -> None:
-        try:
-            import openvino
-        except ImportError:
-            raise ImportError("the openvino backend needs OpenVINO: pip install openvino") from None
+        from vipnas.models.sessions import compile_openvino
+
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX or OpenVINO IR file")
-        core = openvino.Core()
-        model = core.read_model(str(path))
-        self.inputs = [port.get_any_name() for port in model.inputs]
+        self.compiled = compile_openvino(path, threads, precision)
+        self.inputs = [port.get_any_name() for port in self.compiled.inputs]
         self.temporal = "previous_heatmaps" in self.inputs
-        if precision not in ("f32", "bf16", "f16"):
-            raise ValueError(f"OpenVINO precision {precision!r}: choose f32, bf16 or f16")
-        config = {
-            "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": precision,
-        }
-        self.compiled = core.compile_model(model, "CPU", config)
         self.name = f"openvino:{path.name}"
 
     def __call__(self, crops: np.ndarray, heatmaps: np.ndarray | None = None) -> np.ndarray:

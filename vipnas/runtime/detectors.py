@@ -837,14 +837,10 @@ class OnnxDetector:
         self._output_names = [output.name for output in self._session.get_outputs()]
 
     def _open(self, threads: int, providers: Sequence[str]) -> Any:
-        import onnxruntime
+        from vipnas.models.sessions import onnxruntime_session
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         try:
-            return onnxruntime.InferenceSession(str(self.path), options, providers=list(providers))
+            return onnxruntime_session(self.path, threads, providers=list(providers), spinning=True)
         except Exception as error:  # onnxruntime raises its own exception types
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ValueError(f"{self.path}: ONNX Runtime cannot load this model ({first_line})") from error

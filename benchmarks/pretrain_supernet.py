@@ -3,6 +3,8 @@ that ``vipnas demo`` starts from: the demo's own supernet recipe (``vipnas.demo.
 
     python benchmarks/pretrain_supernet.py                         # the shipped one: the command in its .json
     python benchmarks/pretrain_supernet.py --iters 300 --out /tmp/p --no-install   # a short try
+    python benchmarks/pretrain_supernet.py --supernet cpu_efficient_tiny_supernet --iters 2000 --no-install \
+        --out runs/cpu-tiny-supernet          # another space under the same recipe, for comparisons
 
 It prints the AP of the largest and smallest sub-networks (BN recalibrated) and of the mean-pose floor on the
 validation and test splits, with the machine, threads and wall time; with ``--install`` (default) it writes the
@@ -24,6 +26,11 @@ from _machine import footer, header
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iters", type=int, default=None, help="sandwich steps (default: the demo's from scratch)")
+    parser.add_argument(
+        "--supernet",
+        default=None,
+        help="another supernet trained with the same recipe, e.g. cpu_efficient_tiny_supernet (not installed)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="work_dirs/pretrain_supernet", help="training work dir (resumable)")
@@ -43,8 +50,13 @@ def main() -> int:
     settings = replace(FULL, seed=args.seed, threads=args.threads, pretrained=False)
     if args.iters is not None:
         settings = replace(settings, supernet_iters=args.iters)
+    if args.supernet is not None and args.supernet != settings.supernet:
+        if args.install:
+            parser.error("--supernet other than the demo's trains a comparison: add --no-install")
+        settings = replace(settings, supernet=args.supernet)
     start = header(
-        f"pretrain the demo's SynthPose supernet: {settings.supernet_iters} sandwich steps, seed {args.seed}"
+        f"pretrain the demo's SynthPose supernet ({settings.supernet}): {settings.supernet_iters} sandwich steps, "
+        f"seed {args.seed}"
     )
     config = supernet_config(settings)
     run = train(config, work_dir=args.out, resume_from="auto")

@@ -9,7 +9,7 @@ import pytest
 from vipnas.models.complexity import Complexity, arch_complexity, measure_complexity
 from vipnas.models.pose import build_static
 from vipnas.models.registry import create_model
-from vipnas.space import MOBILENETV3_SPACE, RESNET50_SPACE
+from vipnas.space import CPU_EFFICIENT_SPACE, CPU_EFFICIENT_TINY_SPACE, MOBILENETV3_SPACE, RESNET50_SPACE
 
 # (parameters, MACs at 1x3x256x192) measured on MMPose's own modules -- ViPNAS_ResNet(50) + ViPNASHead(608, 17),
 # ViPNAS_MobileNetV3() + ViPNASHead(160, 17, deconv (160,)*3, groups (160,)*3), ResNet(50) + HeatmapHead(2048, 17)
@@ -34,7 +34,9 @@ def test_named_model_counts_match_mmpose(name: str) -> None:
     assert measure_complexity(model) == Complexity(params, macs)
 
 
-@pytest.mark.parametrize("space", [RESNET50_SPACE, MOBILENETV3_SPACE], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "space", [RESNET50_SPACE, MOBILENETV3_SPACE, CPU_EFFICIENT_SPACE, CPU_EFFICIENT_TINY_SPACE], ids=lambda s: s.name
+)
 def test_analytic_counts_equal_hook_counts_for_random_archs(space) -> None:
     rng = random.Random(4)
     for arch in [space.smallest(), *(space.sample(rng) for _ in range(6))]:

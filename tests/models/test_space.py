@@ -11,6 +11,8 @@ from dataclasses import replace
 import pytest
 
 from vipnas.space import (
+    CPU_EFFICIENT_SPACE,
+    CPU_EFFICIENT_TINY_SPACE,
     MOBILENETV3_SPACE,
     RESNET50_SPACE,
     S_VIPNAS_MBV3_ARCH,
@@ -23,7 +25,7 @@ from vipnas.space import (
     save_arch,
 )
 
-SPACES = [RESNET50_SPACE, MOBILENETV3_SPACE]
+SPACES = [RESNET50_SPACE, MOBILENETV3_SPACE, CPU_EFFICIENT_SPACE, CPU_EFFICIENT_TINY_SPACE]
 
 
 @pytest.mark.parametrize("space", SPACES, ids=lambda s: s.name)

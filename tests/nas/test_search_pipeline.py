@@ -124,3 +124,19 @@ def test_search_refuses_a_store_made_by_another_supernet_or_setting(supernet_che
         assert all(text in last for text in named) and "another --out" in last, last
         assert "Traceback" not in output and "resuming" not in output
     assert (out / "store.json").read_text() == stored  # nothing replayed, nothing overwritten
+
+
+def test_search_command_measures_latency_whole_and_refuses_other_conditions(supernet_checkpoint, tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "measured"
+    extra = ("--measure-latency", "onnxruntime:fp32", "--budget-latency", "50")
+    output = _finish(_search(supernet_checkpoint, out, *extra))
+    candidates = _candidates(out)
+    cache = json.loads((out / "measured_latency.json").read_text())
+    assert len(candidates) == 8 and all(0 < c["latency_ms"] <= 50 for c in candidates)
+    for candidate in candidates:  # the candidates' latencies are the measured ones
+        assert cache["entries"][json.dumps(candidate["arch"], sort_keys=True)] == candidate["latency_ms"]
+    assert "onnxruntime fp32, measured" in output
+    process = _search(supernet_checkpoint, out, *extra, "--latency-threads", "2")
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode != 0 and "threads" in output and "Traceback" not in output

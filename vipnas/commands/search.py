@@ -17,6 +17,7 @@ EXAMPLES = [
     "vipnas search runs/supernet/last.pth --budget-macs 0.5G --out runs/search",
     "vipnas search runs/supernet/last.pth --strategy evolution --population 50 --generations 10 --budget-macs 0.5G",
     "vipnas search runs/supernet/last.pth --latency-table latency/mbv3_ort.json --budget-latency 30",
+    "vipnas search runs/supernet/last.pth --measure-latency openvino:bf16 --budget-latency 3.6 --budget-macs 0.6G",
     "torchrun --nproc-per-node 2 -m vipnas search runs/supernet/last.pth --budget-macs 0.5G   # candidates split",
 ]
 
@@ -30,9 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget-latency", type=positive_float, default=None, help="milliseconds, predicted by --latency-table"
     )
-    parser.add_argument(
+    latency = parser.add_mutually_exclusive_group()
+    latency.add_argument(
         "--latency-table", default=None, help="table from vipnas latency-table (adds latency to outputs)"
     )
+    latency.add_argument(
+        "--measure-latency",
+        default=None,
+        metavar="RUNTIME[:PRECISION]",
+        help="time every candidate whole on this machine instead of predicting it, e.g. openvino:bf16, "
+        "openvino:int8, onnxruntime:fp32 (for the runtimes whose tables do not predict whole networks; "
+        "cached with its conditions in --latency-cache)",
+    )
+    parser.add_argument("--latency-threads", type=positive_int, default=1, help="threads of --measure-latency")
+    parser.add_argument("--latency-cache", default=None, help="measured latencies (default: OUT/measured_latency.json)")
     parser.add_argument("--objective", default="AP", help="metric to maximise (AP, AR, PCKh, Total ...)")
     parser.add_argument(
         "--calibration-images", type=positive_int, default=None, help="training crops for BN recalibration"
@@ -55,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     from vipnas.engine.distributed import destroy_distributed, init_distributed
     from vipnas.nas.budget import Budget
     from vipnas.nas.evaluate import SupernetEvaluator
-    from vipnas.nas.latency import LatencyTable
     from vipnas.nas.report import write_json, write_search_outputs
 
     writable_folder(args.out)
@@ -74,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
         supernet = evaluator.supernet
-        table = LatencyTable.load(args.latency_table) if args.latency_table else None
+        table = latency_source(args, supernet.space.name, supernet.metadata.input_size, supernet.metadata.num_joints)
         budget = Budget(
             max_macs=args.budget_macs,
             max_params=args.budget_params,
@@ -100,6 +111,24 @@ def run(args: argparse.Namespace) -> int:
     finally:
         destroy_distributed()
     return 0
+
+
+def latency_source(args: argparse.Namespace, space: str, input_size: tuple[int, int], num_joints: int) -> Any:
+    """The latency table of ``--latency-table``, a whole-network measurer for ``--measure-latency``, or ``None``."""
+    if args.latency_table:
+        from vipnas.nas.latency import LatencyTable
+
+        return LatencyTable.load(args.latency_table)
+    if not args.measure_latency:
+        return None
+    from vipnas.nas.measured import MeasuredLatency
+
+    runtime, _, precision = args.measure_latency.partition(":")
+    cache = args.latency_cache or Path(args.out) / "measured_latency.json"
+    return MeasuredLatency(
+        runtime, precision or "fp32", threads=args.latency_threads, input_size=input_size, num_joints=num_joints,
+        space=space, cache=cache,
+    )  # fmt: skip
 
 
 def main_rank_first(info: Any, make: Callable[[], T]) -> T:

@@ -22,7 +22,7 @@ def check_supernet_space(space: SearchSpace) -> None:
     for index, choice in enumerate(space.stages):
         if space.family == "resnet" and len(choice.expand_ratios) != 1:
             raise ValueError(f"stage {index + 1}: the ResNet supernet needs one fixed expansion ratio per stage")
-        if space.family == "mobilenetv3" and len({ratio != 1 for ratio in choice.expand_ratios}) != 1:
+        if space.family != "resnet" and len({ratio != 1 for ratio in choice.expand_ratios}) != 1:
             raise ValueError(f"stage {index + 1}: expansion ratio 1 (no expansion conv) cannot mix with others")
 
 

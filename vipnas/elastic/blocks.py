@@ -1,4 +1,4 @@
-"""Elastic blocks, attention modules, stages and the elastic deconvolution head.
+"""Elastic blocks, attention modules, stages and the elastic heads (deconvolution, upsampling).
 
 Every container here names its children exactly like its static twin in :mod:`vipnas.models`, so the
 supernet's active slice, collected by :func:`subnet_state_dict`, loads into the static network built from the
@@ -32,7 +32,10 @@ __all__ = [
     "ElasticSqueezeExcite",
     "ElasticStage",
     "ElasticStem",
+    "ElasticUpsampleHead",
+    "ElasticUpsampleLayer",
     "elastic_block",
+    "elastic_head",
     "subnet_state_dict",
 ]
 
@@ -355,6 +358,56 @@ class ElasticDeconvHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.final_layer(self.deconv_layers(x))
+
+
+class ElasticUpsampleLayer(nn.Module):
+    """Elastic twin of :class:`vipnas.nn.blocks.UpsampleLayer` (input channels, width, kernel, group number)."""
+
+    def __init__(self, block: BlockSpec, max_width_per_group: int) -> None:
+        super().__init__()
+        self.reduce = ElasticConvNormAct(block.in_channels, block.out_channels, 1)
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.spatial = ElasticConvNormAct(
+            block.out_channels, block.out_channels, block.kernel_size, max_in_per_group=max_width_per_group
+        )
+
+    def activate(self, block: BlockSpec) -> None:
+        self.reduce.activate(block.in_channels, block.out_channels)
+        self.spatial.activate(block.out_channels, block.out_channels, block.kernel_size, block.groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.spatial(self.upsample(self.reduce(x)))
+
+
+class ElasticUpsampleHead(nn.Module):
+    """Elastic twin of :class:`vipnas.nn.blocks.UpsampleHead`, built at the capacity of the head specs ``blocks``
+    (upsampling layers, then the final 1x1) with ``max_width_per_group`` input slots per group of each KxK conv."""
+
+    def __init__(self, blocks: list[BlockSpec], max_width_per_group: int) -> None:
+        super().__init__()
+        *layers, final = blocks
+        self.layers = nn.Sequential(*(ElasticUpsampleLayer(block, max_width_per_group) for block in layers))
+        self.final_layer = ElasticConv2d(final.in_channels, final.out_channels, 1, bias=True)
+
+    def activate(self, blocks: list[BlockSpec]) -> None:
+        """Run the slice of the head specs ``blocks`` of an arch's walk."""
+        *layers, final = blocks
+        if len(layers) != len(self.layers):
+            raise ValueError(f"the head has {len(self.layers)} upsampling layers, the arch {len(layers)}")
+        for module, block in zip(self.layers, layers, strict=True):
+            module.activate(block)
+        self.final_layer.activate(final.in_channels, final.out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final_layer(self.layers(x))
+
+
+def elastic_head(blocks: list[BlockSpec], max_per_group: int) -> nn.Module:
+    """The max-size elastic head of a space's envelope walk (``blocks``: its stride-2 layers, then the final 1x1),
+    each layer storing ``max_per_group`` filter (deconv) or input (upsampling conv) slots per group."""
+    if blocks[0].kind == "upsample":
+        return ElasticUpsampleHead(blocks, max_per_group)
+    return ElasticDeconvHead(blocks, max_per_group)
 
 
 def elastic_block(block: BlockSpec, max_middle_per_group: int) -> nn.Module:

@@ -93,6 +93,8 @@ def block_complexity(block: BlockSpec) -> Complexity:
     if block.kind == "deconv":
         per_input = (cout // g) * k * k
         return Complexity(cin * per_input, cin * per_input * h * w) + _bn(cout)
+    if block.kind == "upsample":  # 1x1 at the input resolution, then KxK (groups g) at twice it
+        return _conv(cin, cout, 1, 1, h, w) + _bn(cout) + _conv(cout, cout, k, g, 2 * h, 2 * w) + _bn(cout)
     if block.kind == "final":
         return _conv(cin, cout, 1, 1, h, w, bias=True)
     if block.kind == "fusion":  # embed K -> C and project (C or 2C) -> C, both 1x1 at the stage's resolution

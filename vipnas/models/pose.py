@@ -1,4 +1,4 @@
-"""The top-down heatmap pose network: a backbone and a deconvolution head, tensor in, tensor out; and
+"""The top-down heatmap pose network: a backbone and a heatmap head, tensor in, tensor out; and
 :func:`build_static`, which builds it from the walk of an arch (:func:`vipnas.space.blocks.arch_blocks`)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from vipnas.models.metadata import ModelMetadata
-from vipnas.nn.blocks import DeconvHead, build_block
+from vipnas.nn.blocks import build_block, build_head
 from vipnas.nn.layers import StagedBackbone, check_images
 from vipnas.space.arch import Arch
 from vipnas.space.blocks import FeatureInfo, arch_blocks, feature_info
@@ -113,15 +113,18 @@ def build_static(
     blocks = arch_blocks(arch, num_joints=num_joints, input_size=check_input_size(input_size))
     stem, *body = blocks
     stages: list[list[nn.Module]] = [[] for _ in arch.stages]
-    head: list[nn.Module] = []
+    head = []
     for block in body:
-        (stages[block.stage] if block.stage < len(arch.stages) else head).append(build_block(block))
+        if block.stage < len(arch.stages):
+            stages[block.stage].append(build_block(block))
+        else:
+            head.append(block)
     out_channels = body[-1 - FAMILY_SPECS[arch.family].head_layers].out_channels  # the last stage's output
     backbone = Backbone(arch, build_block(stem), [nn.Sequential(*stage) for stage in stages], out_channels)
     metadata = ModelMetadata(
         name=name, num_joints=num_joints, input_size=check_input_size(input_size), dataset=dataset, arch=arch.to_dict()
     )
-    model = PoseNetwork(backbone=backbone, head=DeconvHead(head[:-1], head[-1]), metadata=metadata, arch=arch)
+    model = PoseNetwork(backbone=backbone, head=build_head(head), metadata=metadata, arch=arch)
     init_weights(model)
     return model
 

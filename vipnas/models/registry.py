@@ -12,6 +12,8 @@ from vipnas.models.pose import PoseNetwork, build_static
 from vipnas.models.supernet import PoseSupernet
 from vipnas.space.arch import Arch, load_arch
 from vipnas.space.spaces import (
+    CPU_EFFICIENT_SPACE,
+    CPU_EFFICIENT_TINY_SPACE,
     MOBILENETV3_SPACE,
     MOBILENETV3_TINY_SPACE,
     RESNET50_SPACE,
@@ -42,6 +44,9 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "mobilenetv3_supernet": lambda **options: PoseSupernet(MOBILENETV3_SPACE, **options),
     # a scaled-down MobileNetV3 space with every searchable dimension, for tests and quick demos
     "mobilenetv3_tiny_supernet": lambda **options: PoseSupernet(MOBILENETV3_TINY_SPACE, **options),
+    # the CPU-efficient space (dense / depthwise convs, large kernels, upsampling head) and its scaled-down twin
+    "cpu_efficient_supernet": lambda **options: PoseSupernet(CPU_EFFICIENT_SPACE, **options),
+    "cpu_efficient_tiny_supernet": lambda **options: PoseSupernet(CPU_EFFICIENT_TINY_SPACE, **options),
 }
 
 ARCH_OF = {"s_vipnas_res50": S_VIPNAS_RES50_ARCH, "s_vipnas_mbv3": S_VIPNAS_MBV3_ARCH, "sbl_res50": SBL_RES50_ARCH}
@@ -49,6 +54,8 @@ SPACE_OF = {
     "resnet50_supernet": RESNET50_SPACE,
     "mobilenetv3_supernet": MOBILENETV3_SPACE,
     "mobilenetv3_tiny_supernet": MOBILENETV3_TINY_SPACE,
+    "cpu_efficient_supernet": CPU_EFFICIENT_SPACE,
+    "cpu_efficient_tiny_supernet": CPU_EFFICIENT_TINY_SPACE,
 }
 
 

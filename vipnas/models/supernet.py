@@ -1,4 +1,4 @@
-"""Pose supernets: an elastic backbone and an elastic deconvolution head that cover a whole search space.
+"""Pose supernets: an elastic backbone and an elastic heatmap head that cover a whole search space.
 
 The supernet's state is explicit: :meth:`PoseSupernet.activate` validates an arch against the space and
 configures every elastic op; :meth:`PoseSupernet.using` does the same for a ``with`` block and restores the
@@ -16,7 +16,7 @@ from dataclasses import replace
 import torch
 
 from vipnas.elastic.backbones import ElasticBackbone
-from vipnas.elastic.blocks import ElasticDeconvHead, subnet_state_dict
+from vipnas.elastic.blocks import elastic_head, subnet_state_dict
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.pose import HeatmapNetwork, PoseNetwork, build_static, check_input_size, init_weights
 from vipnas.space.arch import Arch
@@ -27,10 +27,11 @@ __all__ = ["PoseSupernet"]
 
 
 class PoseSupernet(HeatmapNetwork):
-    """Weight-sharing supernet of a search space with the deconvolution heatmap head.
+    """Weight-sharing supernet of a search space with its family's heatmap head (deconvolution or upsampling).
 
     Args:
-        space: the search space (``RESNET50_SPACE``, ``MOBILENETV3_SPACE`` or a custom one of those families).
+        space: the search space (``RESNET50_SPACE``, ``MOBILENETV3_SPACE``, ``CPU_EFFICIENT_SPACE`` or a custom one
+            of those families).
         num_joints: heatmap channels K.
         input_size: network input (height, width), multiples of 32.
         dataset: keypoint convention of the heatmaps (metadata only).
@@ -48,7 +49,7 @@ class PoseSupernet(HeatmapNetwork):
         self.space = space
         self.backbone = ElasticBackbone(space)
         capacity = arch_blocks(space.envelope(), num_joints=num_joints)
-        self.head = ElasticDeconvHead(capacity[-1 - space.spec.head_layers :], space.max_head_per_group())
+        self.head = elastic_head(capacity[-1 - space.spec.head_layers :], space.max_head_per_group())
         self.metadata = ModelMetadata(
             name=f"{space.name}_supernet",
             num_joints=num_joints,

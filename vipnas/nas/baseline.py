@@ -25,13 +25,14 @@ def _pick(choices: tuple, fraction: float):
 def uniform_arch(space: SearchSpace, depth: float, width: float) -> Arch:
     """Every stage at the same relative position of its choices: ``depth`` in [0, 1] for depths, ``width`` in
     [0, 1] for widths, expansion ratios and kernel sizes. Group numbers follow the family's hand-designed
-    convention: depthwise middle convolutions for MobileNetV3 (the most groups), the fewest groups for ResNet;
-    attention as MobileNetV3-Large places SE (stages 3, 5, 6) and no GC block for ResNet."""
+    convention: depthwise middle convolutions for the mobile families (the most groups), the fewest groups for
+    ResNet; attention as MobileNetV3-Large places SE (stages 3, 5, 6), none for the CPU-efficient family (its point
+    is the fewest non-convolution ops) and no GC block for ResNet."""
     stages = []
     for index, (choice, widths) in enumerate(zip(space.stages, space.width_choices, strict=True)):
         target_width, target_ratio = _pick(choice.widths, width), _pick(choice.expand_ratios, width)
         options = [c.groups for c in widths if c.width == target_width and c.expand_ratio == target_ratio]
-        groups = max(options) if space.family == "mobilenetv3" else min(options)
+        groups = min(options) if space.family == "resnet" else max(options)
         attention = space.family == "mobilenetv3" and index in _MOBILENET_SE_STAGES and True in choice.attentions
         stages.append(
             StageArch(

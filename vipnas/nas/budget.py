@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from vipnas.models.complexity import arch_complexity
-from vipnas.nas.latency import LatencyTable
 from vipnas.space.arch import Arch
 from vipnas.space.search_space import SearchSpace
 
@@ -36,7 +35,10 @@ class Budget:
         max_macs: multiply-accumulates at the budget's input size.
         max_params: parameters.
         max_latency_ms: latency predicted by ``latency_table`` (required when this is set).
-        latency_table: measured lookup table of the deployment runtime.
+        latency_table: where latency comes from: a measured per-unit lookup table of the deployment runtime
+            (:class:`vipnas.nas.latency.LatencyTable`) or whole networks measured as they are asked about
+            (:class:`vipnas.nas.measured.MeasuredLatency`); anything with ``predict(arch)`` (ms), ``digest()`` and
+            ``describe()``.
         input_size: network input (height, width) the MACs refer to.
         num_joints: heatmaps of the head.
     """
@@ -44,7 +46,7 @@ class Budget:
     max_macs: float | None = None
     max_params: float | None = None
     max_latency_ms: float | None = None
-    latency_table: LatencyTable | None = None
+    latency_table: Any = None
     input_size: tuple[int, int] = (256, 192)
     num_joints: int = 17
 
@@ -59,11 +61,11 @@ class Budget:
             if value is not None and not (math.isfinite(value) and value > 0):  # nan would compare as "fits"
                 raise ValueError(f"budget {name} must be a finite positive number, got {value}")
 
-    def cost(self, arch: Arch) -> ArchCost:
-        """MACs, parameters and (with a table) predicted latency of ``arch``."""
+    def cost(self, arch: Arch, *, latency: bool = True) -> ArchCost:
+        """MACs, parameters and (with a table, unless ``latency=False``) predicted latency of ``arch``."""
         complexity = arch_complexity(arch, num_joints=self.num_joints, input_size=self.input_size)
-        latency = self.latency_table.predict(arch) if self.latency_table is not None else None
-        return ArchCost(complexity.macs, complexity.params, latency)
+        latency_ms = self.latency_table.predict(arch) if latency and self.latency_table is not None else None
+        return ArchCost(complexity.macs, complexity.params, latency_ms)
 
     def violations(self, cost: Any) -> list[str]:
         """Human-readable reasons ``cost`` exceeds the budget (empty when it fits)."""
@@ -81,6 +83,10 @@ class Budget:
         return space.smallest()
 
     def fits(self, arch: Any) -> bool:
+        """Whether ``arch`` meets the budget; MACs and parameters are checked before latency is asked for (a
+        measured latency source times every arch it is asked about)."""
+        if self.latency_table is not None and self.violations(self.cost(arch, latency=False)):
+            return False
         return not self.violations(self.cost(arch))
 
     def describe(self) -> str:
@@ -90,7 +96,7 @@ class Budget:
         if self.max_params is not None:
             parts.append(f"params <= {self.max_params / 1e6:.4g} M")
         if self.max_latency_ms is not None:
-            parts.append(f"latency{self.per} <= {self.max_latency_ms:.4g} ms ({self.latency_table.runtime})")
+            parts.append(f"latency{self.per} <= {self.max_latency_ms:.4g} ms ({self.latency_table.describe()})")
         return ", ".join(parts) or "unconstrained"
 
 

@@ -271,6 +271,18 @@ class LatencyTable:
         """
         return self.scale * self.unit_sum(arch) + self.offset_ms
 
+    def digest(self) -> str:
+        """How a search's provenance names this table: the runtime and a hash of what its predictions depend on
+        (the entries and the calibration fit)."""
+        import hashlib
+
+        fitted = {"entries": self.entries, "scale": self.scale, "offset_ms": self.offset_ms}
+        measured = json.dumps(fitted, sort_keys=True)
+        return f"{self.runtime}, sha256:{hashlib.sha256(measured.encode()).hexdigest()}"
+
+    def describe(self) -> str:
+        return self.runtime
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["format"] = FORMAT

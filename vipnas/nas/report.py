@@ -119,7 +119,7 @@ def draw_arch(arch: Arch, path: str | Path, title: str = "") -> Path:
         ("groups (channels/group)", groups),
         ("attention", attention),
     ]
-    if arch.family == "mobilenetv3":
+    if arch.family != "resnet":
         panels.insert(4, ("expansion ratio", expansion))
     figure, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.0), dpi=120)
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:red"]

@@ -12,7 +12,6 @@ rank ``i % world``), and the results are gathered to every rank; rank 0 writes t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -205,11 +204,7 @@ def search_provenance(
     """The provenance of a search's results: the supernet file's digest, the space, the budget (bounds, input size,
     joints, latency table) and the evaluator's own settings (:meth:`SupernetEvaluator.provenance`)."""
     table = budget.latency_table
-    table_digest = None
-    if table is not None:  # what its predictions depend on: the entries and the calibration fit
-        fitted = {"entries": table.entries, "scale": table.scale, "offset_ms": table.offset_ms}
-        measured = json.dumps(fitted, sort_keys=True)
-        table_digest = f"{table.runtime}, sha256:{hashlib.sha256(measured.encode()).hexdigest()}"
+    table_digest = table.digest() if table is not None else None
     return _plain(
         {
             "checkpoint": file_digest(checkpoint),

@@ -72,13 +72,13 @@ class TemporalBudget(Budget):
     per = " per frame"
     table_command = "vipnas latency-table --fusion"
 
-    def cost(self, arch: TemporalArch) -> TemporalCost:  # type: ignore[override]
+    def cost(self, arch: TemporalArch, *, latency: bool = True) -> TemporalCost:  # type: ignore[override]
         frames = temporal_complexity(arch, num_joints=self.num_joints, input_size=self.input_size)
-        latency = None
-        if self.latency_table is not None:
-            latency = statistics.fmean(self.latency_table.predict_temporal(arch))
+        latency_ms = None
+        if latency and self.latency_table is not None:
+            latency_ms = statistics.fmean(self.latency_table.predict_temporal(arch))
         macs = tuple(frame.macs for frame in frames)
-        return TemporalCost(round(sum(macs) / len(macs)), sum(frame.params for frame in frames), latency, macs)
+        return TemporalCost(round(sum(macs) / len(macs)), sum(frame.params for frame in frames), latency_ms, macs)
 
     def cheapest(self, space: TemporalSpace) -> TemporalArch:
         """The temporal arch of least per-frame MACs: every frame the smallest CNN with its cheapest fusion."""

@@ -14,6 +14,8 @@
   transposed convolutions (no bias) each followed by BN and ReLU, then a 1x1 convolution with bias to K heatmaps.
   Children are named as in MMPose's ``ViPNASHead``: ``deconv_layers`` (deconv, BN, ReLU triples) and
   ``final_layer``.
+* :class:`UpsampleHead` (the CPU-efficient family) replaces each deconvolution by :class:`UpsampleLayer`: 1x1
+  conv, nearest x2 upsampling, KxK depthwise or grouped conv, which deployment runtimes run near their peak.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from vipnas.nn.layers import GlobalContext, SqueezeExcite, conv_norm_act, deconv
 from vipnas.space.blocks import BlockSpec
 from vipnas.space.family import gc_planes, se_channels
 
-__all__ = ["Bottleneck", "DeconvHead", "MobileBlock", "build_block"]
+__all__ = ["Bottleneck", "DeconvHead", "MobileBlock", "UpsampleHead", "UpsampleLayer", "build_block", "build_head"]
 
 
 class Bottleneck(nn.Module):
@@ -124,6 +126,45 @@ class DeconvHead(nn.Module):
         return self.final_layer(self.deconv_layers(x))
 
 
+class UpsampleLayer(nn.Module):
+    """One layer of the upsampling head: 1x1 conv to ``width`` channels (at the input resolution, where it is 4x
+    cheaper), nearest-neighbour x2 upsampling, then a KxK convolution in ``groups`` groups (depthwise when
+    ``groups == width``), each convolution followed by BN and ReLU. Children ``reduce``, ``upsample``, ``spatial``."""
+
+    def __init__(self, *, in_channels: int, width: int, kernel_size: int, groups: int) -> None:
+        super().__init__()
+        self.reduce = conv_norm_act(in_channels, width, 1)
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.spatial = conv_norm_act(width, width, kernel_size, groups=groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, width, 2H, 2W)."""
+        return self.spatial(self.upsample(self.reduce(x)))
+
+
+class UpsampleHead(nn.Module):
+    """The CPU-efficient family's head: :class:`UpsampleLayer` s (children ``layers``) and the heatmap convolution
+    ``final_layer`` (the name :class:`DeconvHead` and MMPose use, so that initialisation treats it alike)."""
+
+    def __init__(self, layers: Sequence[nn.Module], final: nn.Module) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+        self.final_layer = final
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H/32, W/32) features -> (N, K, H/4, W/4) heatmaps."""
+        return self.final_layer(self.layers(x))
+
+
+def build_head(blocks: Sequence[BlockSpec]) -> nn.Module:
+    """The head of a walk's head specs (its stride-2 layers, then the final 1x1)."""
+    *layers, final = blocks
+    modules = [build_block(block) for block in layers]
+    if all(block.kind == "upsample" for block in layers):
+        return UpsampleHead(modules, build_block(final))
+    return DeconvHead(modules, build_block(final))
+
+
 def build_block(block: BlockSpec) -> nn.Module:
     """A freshly initialised module computing ``block`` alone (what the static networks are made of, and what the
     latency table times)."""
@@ -153,6 +194,10 @@ def build_block(block: BlockSpec) -> nn.Module:
             nn.BatchNorm2d(block.out_channels),
             nn.ReLU(inplace=True),
         )  # fmt: skip
+    if block.kind == "upsample":
+        return UpsampleLayer(
+            in_channels=block.in_channels, width=block.out_channels, kernel_size=block.kernel_size, groups=block.groups
+        )
     if block.kind == "final":
         return nn.Conv2d(block.in_channels, block.out_channels, kernel_size=1)
     if block.kind == "fusion":

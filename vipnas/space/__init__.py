@@ -2,7 +2,7 @@
 
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch, load_arch, save_arch
 from vipnas.space.blocks import BlockSpec, FeatureInfo, arch_blocks, feature_info
-from vipnas.space.family import FAMILY_SPECS, MOBILENETV3, RESNET, FamilySpec
+from vipnas.space.family import CPU_EFFICIENT, FAMILY_SPECS, MOBILENETV3, RESNET, FamilySpec
 from vipnas.space.search_space import (
     HeadChoice,
     HeadSpace,
@@ -14,6 +14,8 @@ from vipnas.space.search_space import (
     WidthChoice,
 )
 from vipnas.space.spaces import (
+    CPU_EFFICIENT_SPACE,
+    CPU_EFFICIENT_TINY_SPACE,
     MOBILENETV3_SPACE,
     MOBILENETV3_TINY_SPACE,
     RESNET50_SPACE,
@@ -26,6 +28,9 @@ from vipnas.space.spaces import (
 )
 
 __all__ = [
+    "CPU_EFFICIENT",
+    "CPU_EFFICIENT_SPACE",
+    "CPU_EFFICIENT_TINY_SPACE",
     "FAMILY_SPECS",
     "MOBILENETV3",
     "MOBILENETV3_SPACE",

@@ -6,10 +6,11 @@ plus the stem and the deconvolution head. ``width`` and ``expand_ratio`` mean ex
 and ``expan`` mean for the family:
 
 * ``resnet``: ``width`` is the Bottleneck's middle width; its output has ``width * expand_ratio`` channels.
-* ``mobilenetv3``: ``width`` is the mobile block's output width; its middle (expanded) width is
-  ``width * expand_ratio``.
+* ``mobilenetv3`` and ``cpu_efficient``: ``width`` is the mobile block's output width; its middle (expanded) width
+  is ``width * expand_ratio``.
 
-``groups`` is the absolute group number of the block's middle convolution (or of the head's deconvolutions).
+``groups`` is the absolute group number of the block's middle convolution (or of the head's deconvolutions; of the
+KxK convolution after each upsampling in the ``cpu_efficient`` head).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from vipnas.space.family import FAMILY_SPECS
 
 __all__ = ["FAMILIES", "Arch", "HeadArch", "StageArch", "StemArch", "load_arch", "save_arch"]
 
-FAMILIES = ("resnet", "mobilenetv3")
+FAMILIES = ("resnet", "mobilenetv3", "cpu_efficient")
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class StageArch:
 
 @dataclass(frozen=True)
 class HeadArch:
-    """The deconvolution head: three stride-2 deconvolutions of ``width`` filters, then a 1x1 convolution."""
+    """The head: three stride-2 layers of ``width`` channels (deconvolutions, or for the ``cpu_efficient`` family
+    1x1 conv + x2 upsampling + KxK conv in ``groups`` groups), then a 1x1 convolution to the heatmaps."""
 
     width: int
     kernel_size: int = 4

@@ -38,7 +38,7 @@ __all__ = [
     "stem_block",
 ]
 
-BLOCK_KINDS = ("stem", "bottleneck", "mobile", "deconv", "final", "fusion")
+BLOCK_KINDS = ("stem", "bottleneck", "mobile", "deconv", "upsample", "final", "fusion")
 DECONV_KERNELS = (2, 3, 4)  # the kernel sizes whose stride-2 deconvolution exactly doubles the resolution
 # latency-table keys keep the names they were written with (tables measured before the rename stay readable)
 _KEY_NAMES = {"in_height": "height", "in_width": "width"}
@@ -82,7 +82,7 @@ class BlockSpec:
     def out_size(self) -> tuple[int, int]:
         """(height, width) of the block's output."""
         h, w = self.in_height, self.in_width
-        if self.kind == "deconv":
+        if self.kind in ("deconv", "upsample"):
             return 2 * h, 2 * w
         if self.kind in ("final", "fusion"):
             return h, w
@@ -166,15 +166,17 @@ def stage_block(
 def head_blocks(
     spec: FamilySpec, head: HeadArch, in_channels: int, size: tuple[int, int], num_joints: int
 ) -> list[BlockSpec]:
-    """The head's stride-2 deconvolutions, then the 1x1 heatmap convolution."""
+    """The head's stride-2 layers (deconvolutions, or upsampling layers for a ``head_kind="upsample"`` family),
+    then the 1x1 heatmap convolution."""
     blocks, (h, w) = [], size
     where = len(spec.stage_strides)
     for layer in range(spec.head_layers):
         blocks.append(
             BlockSpec(
-                "deconv", in_channels, head.width, h, w, head.kernel_size, head.groups, 2, stage=where, index=layer
+                spec.head_kind, in_channels, head.width, h, w, head.kernel_size, head.groups, 2, stage=where,
+                index=layer,
             )
-        )
+        )  # fmt: skip
         in_channels, (h, w) = head.width, blocks[-1].out_size
     blocks.append(BlockSpec("final", in_channels, num_joints, h, w, stage=where, index=spec.head_layers))
     return blocks
@@ -342,22 +344,27 @@ def check_buildable(arch: Arch, *, num_joints: int = 17) -> Arch:
             middle = spec.middle_channels(stage)
             if middle % stage.groups:
                 problems.append(f"{where}.groups={stage.groups} must divide the block's {middle} middle channels")
-            if arch.family == "mobilenetv3" and stage.expand_ratio == 1 and middle != channels:
+            if arch.family != "resnet" and stage.expand_ratio == 1 and middle != channels:
                 problems.append(
                     f"{where}: a block without expansion (expand_ratio 1) needs middle == input channels, got "
                     f"{middle} != {channels}"
                 )
-            if arch.family == "mobilenetv3" and stage.attention and se_channels(middle) < 1:
+            if arch.family != "resnet" and stage.attention and se_channels(middle) < 1:
                 problems.append(f"{where}.attention: SE needs at least 4 middle channels, got {middle}")
         channels = spec.output_channels(stage)
     head = arch.head
-    if head.kernel_size not in DECONV_KERNELS:
-        problems.append(f"head.kernel_size={head.kernel_size} must be one of {list(DECONV_KERNELS)}")
     sized = [positive("head.width", head.width), positive("head.groups", head.groups)]
-    if all(sized) and channels > 0 and (channels % head.groups or head.width % head.groups):
-        problems.append(
-            f"head.groups={head.groups} must divide both its {channels} input channels and its {head.width} filters"
-        )
+    if spec.head_kind == "upsample":  # 1x1 to the width first: the KxK conv's groups only split the width
+        odd("head.kernel_size", head.kernel_size)
+        if all(sized) and head.width % head.groups:
+            problems.append(f"head.groups={head.groups} must divide its {head.width} channels")
+    else:
+        if head.kernel_size not in DECONV_KERNELS:
+            problems.append(f"head.kernel_size={head.kernel_size} must be one of {list(DECONV_KERNELS)}")
+        if all(sized) and channels > 0 and (channels % head.groups or head.width % head.groups):
+            problems.append(
+                f"head.groups={head.groups} must divide both its {channels} input channels and its {head.width} filters"
+            )
     positive("num_joints", num_joints)
     if problems:
         raise ValueError(f"this {arch.family} arch cannot be built: " + "; ".join(problems))

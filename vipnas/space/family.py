@@ -19,7 +19,7 @@ class StageWidths(Protocol):
     expand_ratio: int
 
 
-__all__ = ["FAMILY_SPECS", "MOBILENETV3", "RESNET", "FamilySpec", "gc_planes", "se_channels"]
+__all__ = ["CPU_EFFICIENT", "FAMILY_SPECS", "MOBILENETV3", "RESNET", "FamilySpec", "gc_planes", "se_channels"]
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,17 @@ class FamilySpec:
     """Structure shared by every arch of a family.
 
     Attributes:
-        name: ``resnet`` or ``mobilenetv3``.
+        name: ``resnet``, ``mobilenetv3`` or ``cpu_efficient``.
         stem_stride: stride of the stem convolution.
         stem_pool: whether a 3x3 stride-2 max pool follows the stem (ResNet).
         stage_strides: stride of the first block of each stage.
         stem_activation: activation after the stem (``relu`` or ``hswish``).
         stage_activations: activation used inside the blocks of each stage.
         feature_stages: indices of the stages whose outputs are the paper's F1..F4 (strides 4, 8, 16, 32).
-        head_layers: number of stride-2 deconvolutions in the head.
+        head_layers: number of stride-2 layers in the head (each doubles the resolution).
+        head_kind: ``deconv`` (a stride-2 transposed convolution per layer, SimpleBaseline / ViPNAS) or
+            ``upsample`` (1x1 convolution, nearest x2 upsampling, then a KxK depthwise or grouped convolution: the
+            CPU-efficient family, whose deployment runtimes run grouped deconvolutions 20-40x below peak).
     """
 
     name: str
@@ -45,6 +48,7 @@ class FamilySpec:
     stage_activations: tuple[str, ...]
     feature_stages: tuple[int, ...]
     head_layers: int = 3
+    head_kind: str = "deconv"
 
     def middle_channels(self, stage: StageWidths) -> int:
         """Channels of the block's middle (searched-group) convolution."""
@@ -91,7 +95,21 @@ MOBILENETV3 = FamilySpec(
     feature_stages=(1, 2, 4, 5),
 )
 
-FAMILY_SPECS = {spec.name: spec for spec in (RESNET, MOBILENETV3)}
+# The CPU-efficient family (issue 15): MobileNetV3's inverted residual blocks and strides, ReLU everywhere (every
+# runtime fuses it into the convolution, int8 included; hswish and SiLU stay separate ops in OpenVINO's int8
+# graphs) and the upsampling head.
+CPU_EFFICIENT = FamilySpec(
+    name="cpu_efficient",
+    stem_stride=2,
+    stem_pool=False,
+    stage_strides=(1, 2, 2, 2, 1, 2),
+    stem_activation="relu",
+    stage_activations=("relu",) * 6,
+    feature_stages=(1, 2, 4, 5),
+    head_kind="upsample",
+)
+
+FAMILY_SPECS = {spec.name: spec for spec in (RESNET, MOBILENETV3, CPU_EFFICIENT)}
 
 
 def gc_planes(channels: int) -> int:

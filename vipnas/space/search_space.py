@@ -109,7 +109,7 @@ class SearchSpace:
 
     Attributes:
         name: registry name, e.g. ``resnet50``.
-        family: the network family (``resnet`` or ``mobilenetv3``).
+        family: the network family (``resnet``, ``mobilenetv3`` or ``cpu_efficient``).
         stem: stem choices.
         stages: per-stage choices.
         head: head choices.
@@ -164,12 +164,14 @@ class SearchSpace:
 
     def head_choices(self, in_channels: int) -> tuple[HeadChoice, ...]:
         """Every valid head configuration fed by ``in_channels`` channels: a deconvolution's group number must
-        divide both its input and its output channels."""
+        divide both its input and its output channels (an upsampling head's only its width: its 1x1 convolution
+        takes the input to the width first)."""
+        deconv = self.spec.head_kind == "deconv"
         return tuple(
             HeadChoice(w, g)
             for w in self.head.widths
             for g in _valid_groups(w, self.head.groups, self.head.channels_per_group)
-            if in_channels % g == 0
+            if not deconv or in_channels % g == 0
         )
 
     @cached_property

@@ -21,6 +21,8 @@ from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
 from vipnas.space.search_space import HeadSpace, SearchSpace, StageSpace, StemSpace
 
 __all__ = [
+    "CPU_EFFICIENT_SPACE",
+    "CPU_EFFICIENT_TINY_SPACE",
     "MOBILENETV3_SPACE",
     "MOBILENETV3_TINY_SPACE",
     "RESNET50_SPACE",
@@ -65,18 +67,19 @@ RESNET50_SPACE = SearchSpace(
 
 
 def _mobile_stage(
-    width: int,
+    width: int | tuple[int, ...],
     *,
     depths: tuple[int, ...] = (2, 3, 4),
     kernel_sizes: tuple[int, ...] = (3, 5, 7),
     expand_ratios: tuple[int, ...] = (3, 4, 5, 6),
     channels_per_group: tuple[int, ...] = (1, 2, 4, 8, 16),
+    attentions: tuple[bool, ...] = (False, True),
 ) -> StageSpace:
     return StageSpace(
         depths=depths,
-        widths=(width,),
+        widths=width if isinstance(width, tuple) else (width,),
         kernel_sizes=kernel_sizes,
-        attentions=(False, True),
+        attentions=attentions,
         expand_ratios=expand_ratios,
         channels_per_group=channels_per_group,
     )
@@ -116,7 +119,66 @@ MOBILENETV3_TINY_SPACE = SearchSpace(
     head=HeadSpace(widths=(32, 64), kernel_sizes=(4,), channels_per_group=(1, 2, 4)),
 )
 
-SEARCH_SPACES = {space.name: space for space in (RESNET50_SPACE, MOBILENETV3_SPACE, MOBILENETV3_TINY_SPACE)}
+# The CPU-efficient space (issue 15, a family beside the paper's): choices the deployment runtimes run near peak on
+# a CPU. Per-layer profiles of S-ViPNAS-MBv3 under OpenVINO and ONNX Runtime (docs/deploy.md) put grouped
+# convolutions of 2-4 channels per group at 8-14 GFLOP/s against ~90 for dense ones, with no gain from int8, and
+# grouped or depthwise deconvolutions at 2-4 GFLOP/s. Here the middle convolution is depthwise (1 channel per group,
+# which every runtime special-cases) or has 8 or 16 channels per group; kernels go up to 9 (LitePose, Wang et al.
+# CVPR 2022: large depthwise kernels buy receptive field cheaply); widths are searched per stage (MobileNetV3's are
+# fixed); ReLU throughout; the head upsamples instead of deconvolving (family ``cpu_efficient``). Stage 1 is
+# MobileNetV3's: one depthwise block without expansion on the stem's 16 channels.
+_CPU_GROUPS = (1, 8, 16)
+
+
+def _cpu_stage(widths: tuple[int, ...], kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)) -> StageSpace:
+    return _mobile_stage(
+        widths, depths=(1, 2, 3, 4), kernel_sizes=kernel_sizes, expand_ratios=(2, 3, 4, 6),
+        channels_per_group=_CPU_GROUPS,
+    )  # fmt: skip
+
+
+CPU_EFFICIENT_SPACE = SearchSpace(
+    name="cpu_efficient",
+    family="cpu_efficient",
+    stem=StemSpace(widths=(16,), kernel_sizes=(3,)),
+    stages=(
+        StageSpace(depths=(1,), widths=(16,), kernel_sizes=(3,), attentions=(False, True), channels_per_group=(1,)),
+        _cpu_stage((16, 24, 32), kernel_sizes=(3, 5, 7)),
+        _cpu_stage((24, 32, 40, 48)),
+        _cpu_stage((48, 64, 80)),
+        _cpu_stage((64, 96, 112)),
+        _cpu_stage((96, 128, 160)),
+    ),
+    head=HeadSpace(widths=(32, 48, 64, 96, 128), kernel_sizes=(3, 5, 7), channels_per_group=_CPU_GROUPS),
+)
+
+# The same structure at about 1/4 of the widths (like mobilenetv3_tiny): for the SynthPose preset at 128x96 and tests.
+CPU_EFFICIENT_TINY_SPACE = SearchSpace(
+    name="cpu_efficient_tiny",
+    family="cpu_efficient",
+    stem=StemSpace(widths=(8,), kernel_sizes=(3,)),
+    stages=(
+        StageSpace(depths=(1,), widths=(8,), kernel_sizes=(3,), attentions=(False, True), channels_per_group=(1,)),
+        *(
+            _mobile_stage(
+                widths, depths=(1, 2), kernel_sizes=(3, 5, 7), expand_ratios=(2, 3), channels_per_group=(1, 8)
+            )
+            for widths in ((8, 16), (16, 24), (16, 24), (24, 32), (32, 48))
+        ),
+    ),
+    head=HeadSpace(widths=(16, 32), kernel_sizes=(3, 5), channels_per_group=(1, 8)),
+)
+
+SEARCH_SPACES = {
+    space.name: space
+    for space in (
+        RESNET50_SPACE,
+        MOBILENETV3_SPACE,
+        MOBILENETV3_TINY_SPACE,
+        CPU_EFFICIENT_SPACE,
+        CPU_EFFICIENT_TINY_SPACE,
+    )
+}
 
 # MMPose ViPNAS_ResNet(depth=50) defaults: wid=[48, 80, 160, 304, 608], expan=[-, 1, 1, 1, 1],
 # dep=[-, 4, 6, 7, 3], ks=[7, 3, 5, 5, 5], group=[-, 16, 16, 16, 16], att=[-, True, False, True, True];
@@ -166,8 +228,15 @@ SBL_RES50_ARCH = Arch(
 
 
 def get_search_space(name: str) -> SearchSpace:
-    """Look a search space up by name (``resnet50`` / ``mobilenetv3``; ``resnet`` and ``mbv3`` also work)."""
-    aliases = {"resnet": "resnet50", "res50": "resnet50", "mbv3": "mobilenetv3", "mobilenet_v3": "mobilenetv3"}
+    """Look a search space up by name (``resnet50``, ``mobilenetv3``, ``cpu_efficient``, their ``_tiny`` versions;
+    ``resnet``, ``mbv3`` and ``cpu`` also work)."""
+    aliases = {
+        "resnet": "resnet50",
+        "res50": "resnet50",
+        "mbv3": "mobilenetv3",
+        "mobilenet_v3": "mobilenetv3",
+        "cpu": "cpu_efficient",
+    }
     key = aliases.get(name.lower(), name.lower())
     if key not in SEARCH_SPACES:
         raise ValueError(f"unknown search space {name!r}; expected one of {sorted(SEARCH_SPACES)}")
@@ -175,5 +244,5 @@ def get_search_space(name: str) -> SearchSpace:
 
 
 def space_for_family(family: str) -> SearchSpace:
-    """The ViPNAS search space of a family."""
-    return {"resnet": RESNET50_SPACE, "mobilenetv3": MOBILENETV3_SPACE}[family]
+    """The full search space of a family."""
+    return {"resnet": RESNET50_SPACE, "mobilenetv3": MOBILENETV3_SPACE, "cpu_efficient": CPU_EFFICIENT_SPACE}[family]

@@ -2,10 +2,12 @@
 
     python benchmarks/deploy_latency.py --rtmpose /tmp/rtmpose_onnx                # with RTMPose-t/-s
     python benchmarks/deploy_latency.py --checkpoints searched.pth --batches 1,8 --threads 1
+    python benchmarks/deploy_latency.py --models "" --checkpoints a.pth,b.pth --rtmpose /tmp/rtmpose_onnx_128x96
 
 Networks: S-ViPNAS-Res50, S-ViPNAS-MBv3 and SBL-Res50 at 256×192 (vipnas's, equal to MMPose's), RTMPose-t/-s as
 ONNX files written by ``benchmarks/rtmpose_onnx.py`` in the MMPose side environment (a speed reference, random
-weights), and any ``--checkpoints`` (static vipnas networks at their own input size). Paths: torch eager with
+weights, at the input size they were exported with), and any ``--checkpoints`` (static vipnas networks at their own
+input size, e.g. searched ones). Paths: torch eager with
 BatchNorm folded (vipnas networks), ONNX Runtime fp32 and int8 (static QDQ), OpenVINO fp32, bf16 and int8 (NNCF),
 through the same code ``vipnas export`` uses. Weights do not change speed, so int8 is calibrated here on 32
 random crops: these are speeds only (docs/deploy.md has the accuracy of each path on trained networks).
@@ -38,8 +40,11 @@ def prepare(name: str, source, folder: Path, paths: list[str], threads: int) -> 
     from vipnas.runtime.backends import OnnxRuntimeBackend, OpenVinoBackend
 
     folder.mkdir(parents=True, exist_ok=True)
-    if isinstance(source, Path):
-        onnx, eager, size = source, None, (256, 192)
+    if isinstance(source, Path):  # an ONNX speed reference at the input size it was exported with
+        import onnx as onnx_format
+
+        dims = onnx_format.load(str(source), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+        onnx, eager, size = source, None, (int(dims[2].dim_value), int(dims[3].dim_value))
     else:
         from vipnas.models.export import export_onnx
         from vipnas.models.fuse import fold_batchnorm

@@ -1,6 +1,7 @@
 """Export MMPose's RTMPose-t and RTMPose-s (COCO 17 keypoints, 256x192 input) to ONNX, as a speed reference.
 
     /tmp/mmvenv/bin/python benchmarks/rtmpose_onnx.py --out /tmp/rtmpose_onnx
+    /tmp/mmvenv/bin/python benchmarks/rtmpose_onnx.py --input-size 128 96 --out /tmp/rtmpose_onnx_128x96
 
 The networks are built from MMPose's own registered modules, ``mmpose.models.backbones.CSPNeXt`` and
 ``mmpose.models.heads.RTMCCHead``, with the arguments of ``rtmpose-{t,s}_8xb256-420e_coco-256x192.py``
@@ -185,9 +186,15 @@ def check_onnx(model: nn.Module, path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global INPUT_HW  # build/export/check read it: the one input size of this run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/rtmpose_onnx"), help="folder for the .onnx files")
+    parser.add_argument(
+        "--input-size", type=int, nargs=2, default=list(INPUT_HW), metavar=("HEIGHT", "WIDTH"),
+        help="network input (the configs' 256 192; the SimCC head's sizes follow it, so others change its params)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    INPUT_HW = (args.input_size[0], args.input_size[1])
 
     try:
         CSPNeXt, RTMCCHead, stubs, versions = import_mmpose()

@@ -7,6 +7,7 @@ import random
 import pytest
 import torch
 
+from vipnas.models.hrnet_supernet import HRNetSupernet
 from vipnas.models.registry import MODELS, create_model
 from vipnas.models.supernet import PoseSupernet
 
@@ -15,7 +16,7 @@ from vipnas.models.supernet import PoseSupernet
 def test_forward_backward_no_nan(name: str) -> None:
     torch.manual_seed(0)
     model = create_model(name, input_size=(64, 64))
-    if isinstance(model, PoseSupernet):
+    if isinstance(model, PoseSupernet | HRNetSupernet):
         model.activate(model.space.sample(random.Random(0)))
     model.train()
     x = torch.randn(2, 3, 64, 64)

@@ -70,7 +70,8 @@ def recalibrate_bn(
     skipped blocks, the train/eval mode and the active arch are left as they were.
 
     Args:
-        model: a static network, or a supernet (``PoseSupernet``) recalibrated in place for ``arch``.
+        model: a static network, or a supernet (``PoseSupernet``, ``HRNetSupernet``) recalibrated in place for
+            ``arch``.
         arch: the supernet's arch to recalibrate; for a static network ``None`` or its own arch.
         batches: (N, 3, H, W) image tensors or :class:`vipnas.data.Batch` objects.
         device: where to run (default: the model's device).
@@ -81,11 +82,12 @@ def recalibrate_bn(
     Raises:
         ValueError: an arch the static network is not, or an empty ``batches``.
     """
+    from vipnas.models.hrnet_supernet import HRNetSupernet
     from vipnas.models.supernet import PoseSupernet
 
     if not batches:
         raise ValueError("recalibrate_bn needs at least one batch")
-    if isinstance(model, PoseSupernet):
+    if isinstance(model, PoseSupernet | HRNetSupernet):
         with model.using(arch if arch is not None else model.arch):
             return _recalibrate(model, batches, device)
     own = getattr(model, "arch", None)

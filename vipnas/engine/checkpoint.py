@@ -29,8 +29,11 @@ from torch import nn
 from vipnas.config import Config, config_to_dict, diff_configs
 from vipnas.engine.distributed import DistributedInfo, all_gather_object
 from vipnas.models.checkpoint import atomic_save, checkpoint_payload, model_from_payload, read_checkpoint
+from vipnas.models.hrnet_network import hrnet_space_to_dict
+from vipnas.models.hrnet_supernet import HRNetSupernet
 from vipnas.models.pose import PoseNetwork
 from vipnas.models.supernet import PoseSupernet
+from vipnas.nn.hrnet import HRNetPose
 
 if TYPE_CHECKING:
     from vipnas.engine.schedule import LRSchedule
@@ -154,7 +157,10 @@ def checkpoint_payload_header(model: nn.Module) -> dict[str, Any]:
     """The identifying part of ``model``'s checkpoint (kind, metadata, arch, space), without copying weights."""
     if isinstance(model, PoseSupernet):
         return {"kind": "supernet", "metadata": model.metadata.to_dict(), "arch": None, "space": model.space.to_dict()}
-    if isinstance(model, PoseNetwork):
+    if isinstance(model, HRNetSupernet):
+        space = hrnet_space_to_dict(model.space)
+        return {"kind": "supernet", "metadata": model.metadata.to_dict(), "arch": None, "space": space}
+    if isinstance(model, PoseNetwork | HRNetPose):
         arch = model.arch.to_dict() if model.arch is not None else None
         return {"kind": "network", "metadata": model.metadata.to_dict(), "arch": arch, "space": None}
     from vipnas.models.temporal_supernet import TemporalSupernet
@@ -169,7 +175,8 @@ def checkpoint_payload_header(model: nn.Module) -> dict[str, Any]:
             "length": temporal.length,
         }
     raise TypeError(
-        f"cannot checkpoint a {type(model).__name__}; expected a PoseNetwork, PoseSupernet or TemporalSupernet"
+        f"cannot checkpoint a {type(model).__name__}; expected a PoseNetwork, PoseSupernet, HRNetNetwork, "
+        "HRNetSupernet or TemporalSupernet"
     )
 
 
@@ -184,9 +191,9 @@ def load_weights(model: nn.Module, path: str | Path) -> str:
         ValueError: the checkpoint is of another model (names the difference), or corrupt/foreign.
     """
     payload = read_checkpoint(path)
-    if payload["kind"] == "supernet" and isinstance(model, PoseNetwork):
+    if payload["kind"] == "supernet" and isinstance(model, PoseNetwork | HRNetPose):
         supernet = model_from_payload(payload, source=str(path))
-        assert isinstance(supernet, PoseSupernet)
+        assert isinstance(supernet, PoseSupernet | HRNetSupernet)
         if model.arch is None or not supernet.space.contains(model.arch):
             raise ValueError(f"checkpoint {path} is a supernet whose search space does not contain the model's arch")
         if supernet.metadata.num_joints != model.metadata.num_joints:

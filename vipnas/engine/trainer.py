@@ -82,6 +82,7 @@ from vipnas.engine.schedule import LRSchedule
 from vipnas.engine.steps import MixedPrecision, SandwichStep, StaticStep, TrainStep
 from vipnas.engine.threads import ThreadTuner
 from vipnas.engine.validation import PRIMARY_METRICS
+from vipnas.models.hrnet_supernet import HRNetSupernet
 from vipnas.models.supernet import PoseSupernet
 from vipnas.models.temporal_supernet import TemporalSupernet
 
@@ -193,7 +194,7 @@ class Trainer:
             self.logger.info(load_weights(self.model, load_from))
         self.model.to(self.device).train()
         broadcast_module(self.model)  # identical start on every rank, whatever the local RNG did
-        self.supernet = isinstance(self.model, PoseSupernet)
+        self.supernet = isinstance(self.model, PoseSupernet | HRNetSupernet)
         self.temporal = isinstance(self.model, TemporalSupernet)
         self.parameters = list(self.model.parameters())  # a temporal run's key network is not among them
         self.train_step = self._build_step()

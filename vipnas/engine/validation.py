@@ -141,9 +141,10 @@ class Validator:
     def validate(self, model: nn.Module) -> dict[str, float]:
         """Metrics of a network, or ``{"<arch>/<metric>": ...}`` per validated sub-network of a supernet (each
         extracted and BN-recalibrated first)."""
+        from vipnas.models.hrnet_supernet import HRNetSupernet
         from vipnas.models.supernet import PoseSupernet
 
-        if not isinstance(model, PoseSupernet):
+        if not isinstance(model, PoseSupernet | HRNetSupernet):
             return self.evaluate(model)
         results: dict[str, float] = {}
         for name in self.config.supernet.val_archs:

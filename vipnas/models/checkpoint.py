@@ -7,8 +7,8 @@ A vipnas checkpoint is a dict saved with ``torch.save``::
      "kind": "network" | "supernet" | "t_vipnet" | "temporal_supernet",
      "metadata": {...ModelMetadata...},
      "arch": {...} | None,            # networks: the arch they were built from (T-ViPNets: the spatial arch;
-                                      # temporal supernets: the key arch)
-     "space": {...} | None,           # supernets: the search space they cover
+                                      # temporal supernets: the key arch); an HRNet's has family "hrnet"
+     "space": {...} | None,           # supernets: the search space they cover (HRNet's: family "hrnet")
      "state_dict": {...},
      "frame": {...},                  # T-ViPNets only: FrameChoice (arch, fusion point, op)
      "length": T,                     # temporal supernets only
@@ -30,10 +30,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from vipnas.models.hrnet_network import build_hrnet_network, hrnet_space_from_dict, hrnet_space_to_dict
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.pose import PoseNetwork, build_static
+from vipnas.nn.hrnet import HRNetPose
 from vipnas.permissions import new_file_mode
 from vipnas.space.arch import Arch
+from vipnas.space.hrnet import HRNetArch
 from vipnas.space.search_space import SearchSpace
 
 __all__ = [
@@ -79,6 +82,12 @@ def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if elastic and isinstance(model, sys.modules["vipnas.models.supernet"].PoseSupernet):
         kind, arch, space = "supernet", None, model.space.to_dict()
+    elif "vipnas.models.hrnet_supernet" in sys.modules and isinstance(
+        model, sys.modules["vipnas.models.hrnet_supernet"].HRNetSupernet
+    ):
+        kind, arch, space = "supernet", None, hrnet_space_to_dict(model.space)
+    elif isinstance(model, HRNetPose):
+        kind, arch, space = "network", model.arch.to_dict(), None
     elif isinstance(model, PoseNetwork):
         kind, arch, space = "network", (model.arch.to_dict() if model.arch else None), None
     elif isinstance(model, TemporalNetwork):  # a T-ViPNet: its frame choice (spatial arch, fusion point and op)
@@ -93,7 +102,8 @@ def checkpoint_payload(model: nn.Module) -> dict[str, Any]:
     else:
         raise TypeError(
             f"cannot checkpoint a {type(model).__module__}.{type(model).__qualname__}; expected a PoseNetwork, "
-            "PoseSupernet, TemporalNetwork or TemporalSupernet (from vipnas.create_model or vipnas.load_model)"
+            "PoseSupernet, HRNetNetwork, HRNetSupernet, TemporalNetwork or TemporalSupernet (from "
+            "vipnas.create_model or vipnas.load_model)"
         )
     metadata: ModelMetadata | None = getattr(model, "metadata", None)
     if not isinstance(metadata, ModelMetadata):
@@ -205,14 +215,22 @@ def model_from_payload(payload: dict[str, Any], *, source: str = "checkpoint") -
         values.setdefault("sigma", data.get("sigma", 2.0))
     metadata = ModelMetadata.from_dict(values)
     options = {"num_joints": metadata.num_joints, "input_size": metadata.input_size, "dataset": metadata.dataset}
-    if payload["kind"] == "supernet":
+    if payload["kind"] == "supernet" and _family(payload.get("space")) == HRNetArch.family:
+        from vipnas.models.hrnet_supernet import HRNetSupernet
+
+        model: nn.Module = HRNetSupernet(hrnet_space_from_dict(payload["space"], source=f"{source}:space"), **options)
+    elif payload["kind"] == "supernet":
         from vipnas.models.supernet import PoseSupernet
 
-        model: nn.Module = PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
+        model = PoseSupernet(SearchSpace.from_dict(payload["space"]), **options)
     elif payload["kind"] == "network":
         if payload.get("arch") is None:
             raise ValueError(f"{source}: a network checkpoint needs its arch")
-        model = build_static(Arch.from_dict(payload["arch"], source=f"{source}:arch"), name=metadata.name, **options)
+        where, name = f"{source}:arch", metadata.name
+        if _family(payload["arch"]) == HRNetArch.family:
+            model = build_hrnet_network(HRNetArch.from_dict(payload["arch"], source=where), name=name, **options)
+        else:
+            model = build_static(Arch.from_dict(payload["arch"], source=where), name=name, **options)
     elif payload["kind"] == "t_vipnet":
         from vipnas.models.temporal import build_t_vipnet
         from vipnas.space.temporal import FrameChoice
@@ -237,6 +255,11 @@ def model_from_payload(payload: dict[str, Any], *, source: str = "checkpoint") -
         raise ValueError(f"{source}: weights do not fit the model they describe: {error}") from None
     model.metadata = metadata
     return model
+
+
+def _family(description: Any) -> Any:
+    """The ``family`` field of an arch or space description (``None`` when it has none)."""
+    return description.get("family") if isinstance(description, dict) else None
 
 
 def load_model(path: str | Path) -> nn.Module:

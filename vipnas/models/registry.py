@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from vipnas.models.hrnet_network import build_hrnet_network
+from vipnas.models.hrnet_supernet import HRNetSupernet
 from vipnas.models.pose import PoseNetwork, build_static
 from vipnas.models.supernet import PoseSupernet
 from vipnas.space.arch import Arch, load_arch
+from vipnas.space.hrnet import HRNET_W32_ARCH, HRNET_W32_SPACE, HRNetArch
 from vipnas.space.spaces import (
     CPU_EFFICIENT_SPACE,
     CPU_EFFICIENT_TINY_SPACE,
@@ -22,7 +26,7 @@ from vipnas.space.spaces import (
     SBL_RES50_ARCH,
 )
 
-__all__ = ["MODELS", "create_model", "list_models"]
+__all__ = ["MODELS", "create_model", "list_models", "load_any_arch"]
 
 
 def _static(arch: Arch, name: str) -> Callable[..., nn.Module]:
@@ -47,6 +51,9 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     # the CPU-efficient space (dense / depthwise convs, large kernels, upsampling head) and its scaled-down twin
     "cpu_efficient_supernet": lambda **options: PoseSupernet(CPU_EFFICIENT_SPACE, **options),
     "cpu_efficient_tiny_supernet": lambda **options: PoseSupernet(CPU_EFFICIENT_TINY_SPACE, **options),
+    # HRNet-W32 (MMPose's td-hm_hrnet-w32 network) and the supernet of its Table A3 space
+    "hrnet_w32": lambda **options: build_hrnet_network(HRNET_W32_ARCH, name="hrnet_w32", **options),
+    "hrnet_w32_supernet": lambda **options: HRNetSupernet(HRNET_W32_SPACE, **options),
 }
 
 ARCH_OF = {"s_vipnas_res50": S_VIPNAS_RES50_ARCH, "s_vipnas_mbv3": S_VIPNAS_MBV3_ARCH, "sbl_res50": SBL_RES50_ARCH}
@@ -57,14 +64,40 @@ SPACE_OF = {
     "cpu_efficient_supernet": CPU_EFFICIENT_SPACE,
     "cpu_efficient_tiny_supernet": CPU_EFFICIENT_TINY_SPACE,
 }
+# HRNet is not walked block by block (vipnas.space.blocks), so its archs and spaces are kept apart from the above,
+# whose users (MMPose conversion, arch_complexity, temporal search) handle those families only
+HRNET_ARCH_OF = {"hrnet_w32": HRNET_W32_ARCH}
+HRNET_SPACE_OF = {"hrnet_w32_supernet": HRNET_W32_SPACE}
 
 
 def list_models() -> list[str]:
     return list(MODELS)
 
 
+def load_any_arch(path: str | Path) -> Arch | HRNetArch:
+    """Read an arch JSON file of any family (a bare arch, or an object with an ``arch`` field).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not valid JSON, or not an arch (the message names the bad field).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"arch file {path} does not exist")
+    text = path.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return load_arch(path)  # its error names the file and the JSON problem
+    if isinstance(data, dict) and "arch" in data and "family" not in data:
+        data = data["arch"]
+    if isinstance(data, dict) and data.get("family") == HRNetArch.family:
+        return HRNetArch.from_dict(data, source=str(path))
+    return load_arch(path)
+
+
 def create_model(
-    name_or_arch: str | Path | Arch | dict,
+    name_or_arch: str | Path | Arch | HRNetArch | dict,
     *,
     num_joints: int = 17,
     input_size: tuple[int, int] = (256, 192),
@@ -73,9 +106,9 @@ def create_model(
     """Build a named model, a supernet, or the static network of an arch.
 
     Args:
-        name_or_arch: a registered name (``s_vipnas_res50``, ``s_vipnas_mbv3``, ``sbl_res50``,
-            ``resnet50_supernet``, ``mobilenetv3_supernet``), an :class:`Arch`, an arch dict, or the path of an
-            arch JSON file.
+        name_or_arch: a registered name (``s_vipnas_res50``, ``s_vipnas_mbv3``, ``sbl_res50``, ``hrnet_w32``,
+            ``resnet50_supernet``, ``mobilenetv3_supernet``, ``hrnet_w32_supernet``, ...), an :class:`Arch` or
+            :class:`HRNetArch`, an arch dict, or the path of an arch JSON file.
         num_joints: heatmaps K.
         input_size: network input (height, width), multiples of 32.
         dataset: keypoint convention recorded in the metadata.
@@ -86,18 +119,25 @@ def create_model(
     Raises:
         ValueError: unknown name (with close matches) or malformed arch.
     """
-    options = {"num_joints": num_joints, "input_size": tuple(input_size), "dataset": dataset}
-    if isinstance(name_or_arch, Arch):
-        return build_static(name_or_arch, **options)
-    if isinstance(name_or_arch, dict):
-        return build_static(Arch.from_dict(name_or_arch), **options)
-    name = str(name_or_arch)
-    if name in MODELS:
-        return MODELS[name](**options)
-    if name.endswith(".json") or Path(name).is_file():
-        return build_static(load_arch(name), **options)
-    import difflib
+    options: dict[str, Any] = {"num_joints": num_joints, "input_size": tuple(input_size), "dataset": dataset}
+    arch: Arch | HRNetArch
+    if isinstance(name_or_arch, Arch | HRNetArch):
+        arch = name_or_arch
+    elif isinstance(name_or_arch, dict):
+        arch = (HRNetArch if name_or_arch.get("family") == HRNetArch.family else Arch).from_dict(name_or_arch)
+    else:
+        name = str(name_or_arch)
+        if name in MODELS:
+            return MODELS[name](**options)
+        if not (name.endswith(".json") or Path(name).is_file()):
+            import difflib
 
-    close = difflib.get_close_matches(name, MODELS, n=2)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(MODELS)}; or pass an arch JSON file.")
+            close = difflib.get_close_matches(name, MODELS, n=2)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ValueError(
+                f"unknown model {name!r}.{hint} Known models: {', '.join(MODELS)}; or pass an arch JSON file."
+            )
+        arch = load_any_arch(name)
+    if isinstance(arch, HRNetArch):
+        return build_hrnet_network(arch, **options)
+    return build_static(arch, **options)

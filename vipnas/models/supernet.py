@@ -8,15 +8,9 @@ supernet's weights copied in (loaded with ``strict=True``, so every key and shap
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
-
-import torch
-
 from vipnas.elastic.backbones import ElasticBackbone
-from vipnas.elastic.blocks import elastic_head, subnet_state_dict
+from vipnas.elastic.blocks import elastic_head
+from vipnas.models.arch_state import SupernetArchState
 from vipnas.models.metadata import ModelMetadata
 from vipnas.models.pose import HeatmapNetwork, PoseNetwork, build_static, check_input_size, init_weights
 from vipnas.space.arch import Arch
@@ -26,7 +20,7 @@ from vipnas.space.search_space import SearchSpace
 __all__ = ["PoseSupernet"]
 
 
-class PoseSupernet(HeatmapNetwork):
+class PoseSupernet(SupernetArchState, HeatmapNetwork):
     """Weight-sharing supernet of a search space with its family's heatmap head (deconvolution or upsampling).
 
     Args:
@@ -61,11 +55,6 @@ class PoseSupernet(HeatmapNetwork):
         self.activate(self._arch)
 
     # ------------------------------------------------------------------------------------------------ arch
-    @property
-    def arch(self) -> Arch:
-        """The active arch."""
-        return self._arch
-
     def activate(self, arch: Arch) -> None:
         """Validate ``arch`` against the space and make it the active sub-network (every elastic module is set
         from the one walk of the arch, :func:`vipnas.space.blocks.arch_blocks`).
@@ -78,46 +67,8 @@ class PoseSupernet(HeatmapNetwork):
         self.head.activate(self.backbone.activate(arch, blocks))
         self._arch = arch
 
-    @contextmanager
-    def using(self, arch: Arch) -> Iterator[PoseSupernet]:
-        """``with supernet.using(arch): ...`` runs the block at ``arch`` and restores the previous arch."""
-        previous = self._arch
-        self.activate(arch)
-        try:
-            yield self
-        finally:
-            self.activate(previous)
-
-    def largest_arch(self) -> Arch:
-        return self.space.largest()
-
-    def smallest_arch(self) -> Arch:
-        return self.space.smallest()
-
-    def sample_arch(self, rng: random.Random) -> Arch:
-        return self.space.sample(rng)
-
-    # ------------------------------------------------------------------------------------------ extraction
-    def subnet_state_dict(self, arch: Arch | None = None) -> dict[str, torch.Tensor]:
-        """The active slice of every weight and buffer, keyed like the static network's ``state_dict``."""
-        with self.using(arch or self._arch):
-            return subnet_state_dict(self)
-
-    def extract_subnet(self, arch: Arch | None = None, *, name: str = "subnet") -> PoseNetwork:
-        """The static network of ``arch`` (default: the active arch) with the supernet's weights copied.
-
-        The result contains only ``torch.nn`` layers, is in the supernet's train/eval mode, and computes what
-        the supernet computes at that arch; its metadata keeps the supernet's codec.
-        """
-        arch = arch or self._arch
-        static = build_static(
-            arch,
-            num_joints=self.metadata.num_joints,
-            input_size=self.metadata.input_size,
-            name=name,
-            dataset=self.metadata.dataset,
-        )
-        static.load_state_dict(self.subnet_state_dict(arch), strict=True)
-        static.metadata = replace(static.metadata, codec=self.metadata.codec, sigma=self.metadata.sigma)
-        static.train(self.training)
-        return static
+    def build_static(self, arch: Arch, *, name: str) -> PoseNetwork:
+        """A freshly built static network of ``arch`` at the supernet's joints, input size and dataset."""
+        metadata = self.metadata
+        options = {"num_joints": metadata.num_joints, "input_size": metadata.input_size, "dataset": metadata.dataset}
+        return build_static(arch, name=name, **options)

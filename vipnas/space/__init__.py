@@ -1,8 +1,19 @@
-"""Architectures as data and the ViPNAS search spaces."""
+"""Architectures as data and the ViPNAS search spaces (HRNet's in :mod:`vipnas.space.hrnet`)."""
 
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch, load_arch, save_arch
 from vipnas.space.blocks import BlockSpec, FeatureInfo, arch_blocks, feature_info
 from vipnas.space.family import CPU_EFFICIENT, FAMILY_SPECS, MOBILENETV3, RESNET, FamilySpec
+from vipnas.space.hrnet import (
+    HRNET_W32_ARCH,
+    HRNET_W32_SPACE,
+    BranchArch,
+    BranchSpace,
+    HRNetArch,
+    HRNetSearchSpace,
+    HRStageArch,
+    HRStageSpace,
+    hrnet_feature_points,
+)
 from vipnas.space.search_space import (
     HeadChoice,
     HeadSpace,
@@ -32,6 +43,8 @@ __all__ = [
     "CPU_EFFICIENT_SPACE",
     "CPU_EFFICIENT_TINY_SPACE",
     "FAMILY_SPECS",
+    "HRNET_W32_ARCH",
+    "HRNET_W32_SPACE",
     "MOBILENETV3",
     "MOBILENETV3_SPACE",
     "MOBILENETV3_TINY_SPACE",
@@ -43,8 +56,14 @@ __all__ = [
     "S_VIPNAS_RES50_ARCH",
     "Arch",
     "BlockSpec",
+    "BranchArch",
+    "BranchSpace",
     "FamilySpec",
     "FeatureInfo",
+    "HRNetArch",
+    "HRNetSearchSpace",
+    "HRStageArch",
+    "HRStageSpace",
     "HeadArch",
     "HeadChoice",
     "HeadSpace",
@@ -59,6 +78,7 @@ __all__ = [
     "arch_blocks",
     "feature_info",
     "get_search_space",
+    "hrnet_feature_points",
     "load_arch",
     "save_arch",
     "space_for_family",

@@ -23,7 +23,7 @@ LAYERS = (
     {"engine"},  # training
     {"nas", "runtime"},  # search; the online video runtime (which imports no elastic operator)
     {"deploy"},  # exported networks per runtime and precision (runs them through the runtime's backends)
-    {"demo"},
+    {"demo", "serve"},  # the demos; the local web app (jobs through the runtime, search folders through nas)
     {"commands"},
     {"cli"},
     {"__main__", ""},

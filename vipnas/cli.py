@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "allocate": "allocate",
     "ablation": "ablation",
     "video": "video",
+    "serve": "serve",
     "extract": "extract",
     "export": "export",
     "latency-table": "latency_table",

@@ -8,6 +8,7 @@ HELP = "extract an arch from a supernet checkpoint as a standalone network (BN r
 EXAMPLES = [
     "vipnas extract runs/supernet/last.pth --arch runs/search/best_arch.json --out searched.pth",
     "vipnas extract runs/supernet/last.pth --arch best_arch.json --out searched.pth --onnx searched.onnx",
+    "vipnas extract runs/hrnet_supernet/last.pth --arch runs/hrnet_search/arch.json --out hrnet_searched.pth",
     "vipnas train synthpose_mbv3_finetune --load-from searched.pth   # fine-tune it",
 ]
 
@@ -24,19 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vipnas.commands import writable_file
     from vipnas.models.checkpoint import save_model
-    from vipnas.models.complexity import arch_complexity
+    from vipnas.models.complexity import complexity_of
     from vipnas.nas.extract import extract_from_checkpoint
-    from vipnas.space.arch import load_arch
+    from vipnas.space.archs import load_any_arch
 
     writable_file(args.out)
     if args.onnx:
         writable_file(args.onnx, "--onnx")
-    arch = load_arch(args.arch)
+    arch = load_any_arch(args.arch)  # any family: an HRNet arch for an HRNet supernet
     subnet, provenance = extract_from_checkpoint(
         args.checkpoint, arch, recalibrate=not args.no_recalibrate, calibration_images=args.calibration_images
     )
     path = save_model(subnet, args.out, provenance=provenance)
-    cost = arch_complexity(arch, num_joints=subnet.metadata.num_joints, input_size=subnet.metadata.input_size)
+    cost = complexity_of(arch, num_joints=subnet.metadata.num_joints, input_size=subnet.metadata.input_size)
     bn = "recalibrated" if provenance["bn_recalibrated"] else "NOT recalibrated (supernet statistics)"
     print(f"wrote {path}: {cost}, BatchNorm {bn}")
     if args.onnx:

@@ -13,11 +13,17 @@ EXAMPLES = [
     "vipnas latency-table --space resnet50 --runtime torch --threads 1 --input-size 256 192",
     "vipnas latency-table --space mobilenetv3_tiny --input-size 64 64 --repeats 3 --validate 5 --json",
     "vipnas latency-table --space mobilenetv3_tiny --input-size 128 96 --runtime openvino --precision int8 --rounds 3",
+    "vipnas latency-table --space hrnet_w32 --count   # how many units the HRNet-W32 space has (1100), nothing timed",
+    "vipnas latency-table --space hrnet_w32_tiny --runtime onnxruntime --input-size 64 64 --validate 12",
 ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--space", default="mobilenetv3", help="search space name (resnet50, mobilenetv3, ...)")
+    parser.add_argument(
+        "--space",
+        default="mobilenetv3",
+        help="search space name (resnet50, mobilenetv3, cpu_efficient, hrnet_w32, ...)",
+    )
     parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime", "openvino"])
     parser.add_argument(
         "--precision", default="fp32", choices=["fp32", "bf16", "int8"], help="onnxruntime: fp32, int8; openvino: all"
@@ -34,19 +40,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fusion", action="store_true", help="also time the temporal fusion modules (for T-ViPNet latency budgets)"
     )
+    parser.add_argument(
+        "--count", action="store_true", help="print how many distinct units the space has at this input size and exit"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
     from vipnas.commands import writable_file
     from vipnas.models.pose import check_input_size
-    from vipnas.nas.latency import build_table, summarize, validate_table
+    from vipnas.nas.latency import build_table, check_runtime, space_units, summarize, validate_table
+    from vipnas.space.blocks import space_fusion_blocks
+    from vipnas.space.hrnet import HRNetSearchSpace
     from vipnas.space.spaces import get_search_space
 
     space = get_search_space(args.space)
     size = check_input_size(tuple(args.input_size))
-    from vipnas.nas.latency import check_runtime
-
+    if args.fusion and isinstance(space, HRNetSearchSpace):
+        raise ValueError(f"--fusion: the temporal search covers ResNet and MobileNetV3 spaces, not {space.name}")
+    if args.count:
+        units = space_units(space, num_joints=args.num_joints, input_size=size)
+        fusion = space_fusion_blocks(space, num_joints=args.num_joints, input_size=size) if args.fusion else []
+        kinds: dict[str, int] = {}
+        for unit in [*units, *fusion]:
+            kinds[unit.kind] = kinds.get(unit.kind, 0) + 1
+        if args.json:
+            print(json.dumps({"space": space.name, "input_size": list(size), "units": len(units) + len(fusion),
+                              "kinds": kinds}))  # fmt: skip
+        else:
+            detail = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+            print(f"{space.name} at {size[0]}x{size[1]}: {len(units) + len(fusion)} units ({detail})")
+        return 0
     check_runtime(args.runtime, args.precision)  # before anything is timed
     precision = "" if args.precision == "fp32" else f"_{args.precision}"
     out = args.out or f"latency/{space.name}_{args.runtime}{precision}_{args.threads}t_{size[0]}x{size[1]}.json"

@@ -80,31 +80,15 @@ def _t_vipnets(folder: str | None) -> list[Path]:
 
 
 def _load(path: str | Path, threads: int) -> object:
-    """A torch checkpoint's network, or a deployment folder's (run by its own runtime)."""
-    from vipnas.deploy.manifest import is_deployment
+    from vipnas.deploy.network import load_network
 
-    if is_deployment(path):
-        from vipnas.deploy.network import load_deployment
-
-        return load_deployment(path, threads=threads)
-    from vipnas.models.checkpoint import load_model
-
-    return load_model(path).eval()
+    return load_network(path, threads=threads)
 
 
 def _backend(kind: str, network: object, out: Path, name: str, threads: int) -> object:
-    from vipnas.runtime.backends import make_backend
+    from vipnas.deploy.network import stream_backend
 
-    if getattr(network, "deployment", None) is not None:  # a deployment runs on its own runtime, at its precision
-        return network.backend  # type: ignore[attr-defined]
-    onnx = None
-    if kind != "torch":
-        from vipnas.models.export import export_onnx
-
-        onnx = out / "onnx" / f"{name}.onnx"
-        onnx.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(network, onnx)  # type: ignore[arg-type]
-    return make_backend(kind, network, onnx, threads=threads)
+    return stream_backend(kind, network, out, name, threads=threads)
 
 
 def _backend_name(kind: str, key: Any) -> str:

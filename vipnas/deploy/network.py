@@ -16,7 +16,7 @@ from torch import nn
 from vipnas.deploy.manifest import Deployment, read_deployment
 from vipnas.models.metadata import ModelMetadata
 
-__all__ = ["DeployedNetwork", "load_deployment", "runtime_precision"]
+__all__ = ["DeployedNetwork", "load_deployment", "load_network", "runtime_precision", "stream_backend"]
 
 
 def runtime_precision(deployment: Deployment) -> str:
@@ -71,3 +71,32 @@ class DeployedNetwork(nn.Module):
 def load_deployment(folder: str | Path, *, threads: int = 1) -> DeployedNetwork:
     """Open deployment ``folder`` (``vipnas export`` writes it) for inference, in eval mode."""
     return DeployedNetwork(folder, threads=threads).eval()
+
+
+def load_network(path: str | Path, *, threads: int = 1) -> Any:
+    """What a video stream runs for ``path``: a deployment folder's network (on its own runtime and precision), or
+    a torch checkpoint's network in eval mode."""
+    from vipnas.deploy.manifest import is_deployment
+
+    if is_deployment(path):
+        return load_deployment(path, threads=threads)
+    from vipnas.models.checkpoint import load_model
+
+    return load_model(path).eval()
+
+
+def stream_backend(kind: str, network: Any, folder: Path, name: str, *, threads: int = 1) -> Any:
+    """The runtime backend that runs ``network`` in a stream: a deployment's own, else ``kind`` (``torch``,
+    ``onnxruntime``, ``openvino``; the latter two run an ONNX export written to ``folder/onnx/NAME.onnx``)."""
+    from vipnas.runtime.backends import make_backend
+
+    if getattr(network, "deployment", None) is not None:  # a deployment runs on its own runtime, at its precision
+        return network.backend
+    onnx = None
+    if kind != "torch":
+        from vipnas.models.export import export_onnx
+
+        onnx = folder / "onnx" / f"{name}.onnx"
+        onnx.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(network, onnx)
+    return make_backend(kind, network, onnx, threads=threads)

@@ -12,6 +12,7 @@ from typing import Any
 
 _EXPORTS = {
     "MODELS": "registry",
+    "build_network": "registry",
     "create_model": "registry",
     "list_models": "registry",
     "load_model": "checkpoint",
@@ -19,6 +20,7 @@ _EXPORTS = {
     "save_model": "checkpoint",
     "Complexity": "complexity",
     "arch_complexity": "complexity",
+    "complexity_of": "complexity",
     "measure_complexity": "complexity",
     "hrnet_complexity": "hrnet_complexity",
     "HRNetNetwork": "hrnet_network",

@@ -13,6 +13,7 @@ serves as the independent check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,12 +22,14 @@ from vipnas.nn.layers import GlobalContext
 from vipnas.space.arch import Arch
 from vipnas.space.blocks import BlockSpec, arch_blocks, fusion_block, output_size
 from vipnas.space.family import gc_planes, se_channels
+from vipnas.space.hrnet import HRNetArch
 from vipnas.space.temporal import FrameChoice, TemporalArch
 
 __all__ = [
     "Complexity",
     "arch_complexity",
     "block_complexity",
+    "complexity_of",
     "frame_complexity",
     "measure_complexity",
     "temporal_complexity",
@@ -110,6 +113,23 @@ def arch_complexity(arch: Arch, *, num_joints: int = 17, input_size: tuple[int, 
     for block in arch_blocks(arch, num_joints=num_joints, input_size=input_size):
         total += block_complexity(block)
     return total
+
+
+def complexity_of(arch: Any, *, num_joints: int = 17, input_size: tuple[int, int] = (256, 192)) -> Complexity:
+    """Analytic parameters and MACs of the static network of an arch of any family: :func:`arch_complexity` for an
+    :class:`~vipnas.space.arch.Arch`, :func:`vipnas.models.hrnet_complexity.hrnet_complexity` for an
+    :class:`~vipnas.space.hrnet.HRNetArch` (what budgets, searches and ``vipnas extract`` count).
+
+    Raises:
+        TypeError: ``arch`` is neither.
+    """
+    if isinstance(arch, Arch):
+        return arch_complexity(arch, num_joints=num_joints, input_size=input_size)
+    if isinstance(arch, HRNetArch):
+        from vipnas.models.hrnet_complexity import hrnet_complexity  # it builds on Complexity, defined here
+
+        return hrnet_complexity(arch, num_joints=num_joints, input_size=input_size)
+    raise TypeError(f"complexity_of needs an Arch or an HRNetArch, got {type(arch).__name__}")
 
 
 def measure_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 192), *, channels: int = 3) -> Complexity:

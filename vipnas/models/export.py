@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +46,18 @@ def _examples(module: nn.Module, batch: int, generator: torch.Generator | None =
 
 
 def onnx_bytes(
-    module: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], *, dynamic_batch: bool = False, opset: int = 17
+    module: nn.Module,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
+    *,
+    dynamic_batch: bool = False,
+    opset: int = 17,
+    input_names: Sequence[str] | None = None,
 ) -> bytes:
     """Serialise an eval-mode module to ONNX with the TorchScript exporter (exact for these networks; the newer
-    torch.export path would need onnxscript). A T-ViPNet takes ``(image, previous_heatmaps)``."""
+    torch.export path would need onnxscript). A T-ViPNet takes ``(image, previous_heatmaps)``; ``input_names``
+    names the inputs of any other multi-input module (an HRNet fuse layer timed alone)."""
     buffer = io.BytesIO()
-    names = _inputs(module)
+    names = tuple(input_names) if input_names is not None else _inputs(module)
     examples = example if isinstance(example, tuple) else (example,)
     axes = {name: {0: "batch"} for name in (*names, "heatmaps")} if dynamic_batch else None
     with torch.no_grad(), warnings.catch_warnings():

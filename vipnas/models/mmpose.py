@@ -154,7 +154,7 @@ def convert_mmpose_state_dict(
     return converted
 
 
-def convert_mmpose_checkpoint(path: str | Path, model_name: str) -> PoseNetwork:
+def convert_mmpose_checkpoint(path: str | Path, model_name: str) -> torch.nn.Module:
     """Build ``model_name`` and load an MMPose checkpoint (0.x or 1.x) into it.
 
     Returns:
@@ -162,8 +162,8 @@ def convert_mmpose_checkpoint(path: str | Path, model_name: str) -> PoseNetwork:
     """
     from vipnas.models.registry import ARCH_OF, create_model
 
-    if model_name not in ARCH_OF:
-        raise ValueError(f"MMPose conversion supports {sorted(ARCH_OF)}; got {model_name!r}")
+    if model_name not in (*ARCH_OF, "hrnet_w32"):
+        raise ValueError(f"MMPose conversion supports {sorted([*ARCH_OF, 'hrnet_w32'])}; got {model_name!r}")
     raw = read_foreign_checkpoint(path)
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: no state dict found: expected a dict, found a {type(raw).__name__}")
@@ -180,6 +180,38 @@ def convert_mmpose_checkpoint(path: str | Path, model_name: str) -> PoseNetwork:
             f"found top-level keys {sorted(found)}"
         )
     model = create_model(model_name)
+    if model_name == "hrnet_w32":
+        model.load_state_dict(_convert_hrnet_state_dict(state, model, source=str(path)), strict=True)
+        return model.eval()
     assert isinstance(model, PoseNetwork)
     model.load_state_dict(convert_mmpose_state_dict(state, model, source=str(path)), strict=True)
     return model.eval()
+
+
+def _convert_hrnet_state_dict(state: dict[str, Any], model: torch.nn.Module, *, source: str) -> dict[str, torch.Tensor]:
+    """An MMPose HRNet-W32 state dict renamed to ``model``'s keys (:mod:`vipnas.models.hrnet_mmpose`), checked.
+
+    Raises:
+        ValueError: a key with no counterpart, or missing keys / shape mismatches (named as MMPose names them).
+    """
+    from vipnas.models.hrnet_mmpose import hrnet_from_mmpose_keys, hrnet_to_mmpose_keys
+
+    try:
+        converted = hrnet_from_mmpose_keys({k: v for k, v in state.items() if isinstance(v, torch.Tensor)})
+    except ValueError as error:
+        raise ValueError(f"{source} is not an MMPose HRNet-W32 checkpoint: {error}") from None
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in converted and not k.endswith("num_batches_tracked")]
+    mismatched = [
+        f"{k}: checkpoint {tuple(converted[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in converted
+        if k in expected and converted[k].shape != expected[k].shape
+    ]
+    if missing or mismatched:
+        named = list(hrnet_to_mmpose_keys(dict.fromkeys(missing)))  # type: ignore[arg-type]
+        parts = [f"missing keys ({len(named)}): " + ", ".join(named[:20])] if named else []
+        parts += [f"shape mismatches ({len(mismatched)}): " + ", ".join(mismatched[:20])] if mismatched else []
+        raise ValueError(f"{source} does not match hrnet_w32 (keys as MMPose names them): " + "; ".join(parts))
+    for key in expected:
+        converted.setdefault(key, expected[key].clone())
+    return converted

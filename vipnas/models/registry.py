@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from vipnas.models.hrnet_network import build_hrnet_network
+from vipnas.models.hrnet_network import HRNetNetwork, build_hrnet_network
 from vipnas.models.hrnet_supernet import HRNetSupernet
 from vipnas.models.pose import PoseNetwork, build_static
 from vipnas.models.supernet import PoseSupernet
-from vipnas.space.arch import Arch, load_arch
+from vipnas.space.arch import Arch
+from vipnas.space.archs import arch_from_dict, load_any_arch
 from vipnas.space.hrnet import HRNET_W32_ARCH, HRNET_W32_SPACE, HRNetArch
 from vipnas.space.spaces import (
     CPU_EFFICIENT_SPACE,
@@ -26,7 +26,7 @@ from vipnas.space.spaces import (
     SBL_RES50_ARCH,
 )
 
-__all__ = ["MODELS", "create_model", "list_models", "load_any_arch"]
+__all__ = ["MODELS", "build_network", "create_model", "list_models", "load_any_arch"]
 
 
 def _static(arch: Arch, name: str) -> Callable[..., nn.Module]:
@@ -74,28 +74,6 @@ def list_models() -> list[str]:
     return list(MODELS)
 
 
-def load_any_arch(path: str | Path) -> Arch | HRNetArch:
-    """Read an arch JSON file of any family (a bare arch, or an object with an ``arch`` field).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not valid JSON, or not an arch (the message names the bad field).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"arch file {path} does not exist")
-    text = path.read_text()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return load_arch(path)  # its error names the file and the JSON problem
-    if isinstance(data, dict) and "arch" in data and "family" not in data:
-        data = data["arch"]
-    if isinstance(data, dict) and data.get("family") == HRNetArch.family:
-        return HRNetArch.from_dict(data, source=str(path))
-    return load_arch(path)
-
-
 def create_model(
     name_or_arch: str | Path | Arch | HRNetArch | dict,
     *,
@@ -124,7 +102,7 @@ def create_model(
     if isinstance(name_or_arch, Arch | HRNetArch):
         arch = name_or_arch
     elif isinstance(name_or_arch, dict):
-        arch = (HRNetArch if name_or_arch.get("family") == HRNetArch.family else Arch).from_dict(name_or_arch)
+        arch = arch_from_dict(name_or_arch)
     else:
         name = str(name_or_arch)
         if name in MODELS:
@@ -138,6 +116,27 @@ def create_model(
                 f"unknown model {name!r}.{hint} Known models: {', '.join(MODELS)}; or pass an arch JSON file."
             )
         arch = load_any_arch(name)
+    return build_network(arch, **options)
+
+
+def build_network(
+    arch: Arch | HRNetArch,
+    *,
+    num_joints: int = 17,
+    input_size: tuple[int, int] = (256, 192),
+    name: str = "subnet",
+    dataset: str = "COCO",
+) -> PoseNetwork | HRNetNetwork:
+    """The static network of an arch of any family (:func:`vipnas.models.pose.build_static` for ResNet, MobileNetV3
+    and CPU-efficient archs, :func:`vipnas.models.hrnet_network.build_hrnet_network` for HRNet archs), initialised
+    like every vipnas network.
+
+    Raises:
+        TypeError: ``arch`` is neither an :class:`Arch` nor an :class:`HRNetArch`.
+    """
+    size = (int(input_size[0]), int(input_size[1]))
     if isinstance(arch, HRNetArch):
-        return build_hrnet_network(arch, **options)
-    return build_static(arch, **options)
+        return build_hrnet_network(arch, num_joints=num_joints, input_size=size, name=name, dataset=dataset)
+    if isinstance(arch, Arch):
+        return build_static(arch, num_joints=num_joints, input_size=size, name=name, dataset=dataset)
+    raise TypeError(f"build_network needs an Arch or an HRNetArch, got {type(arch).__name__}")

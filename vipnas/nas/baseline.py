@@ -1,6 +1,9 @@
 """Hand-shrunk baselines: the arch a person would get by scaling every dimension of a search space uniformly
 (the width/depth-multiplier recipe of MobileNets), fitted to a MACs budget. The demo compares the searched arch
-with the hand-shrunk arch of the same MACs, both taken from the same supernet."""
+with the hand-shrunk arch of the same MACs, both taken from the same supernet.
+
+The block-walk families only (ResNet, MobileNetV3, CPU-efficient): an HRNet space has no hand-shrinking recipe
+here (HRNet's own is its W18/W32/W48 widths), and asking for one is an :class:`UnsupportedSpaceError`."""
 
 from __future__ import annotations
 
@@ -9,9 +12,25 @@ from dataclasses import replace
 
 from vipnas.models.complexity import arch_complexity
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
+from vipnas.space.hrnet import HRNetSearchSpace
 from vipnas.space.search_space import SearchSpace
 
-__all__ = ["hand_shrunk_arch", "uniform_arch"]
+__all__ = ["UnsupportedSpaceError", "hand_shrunk_arch", "uniform_arch"]
+
+
+class UnsupportedSpaceError(ValueError):
+    """The hand-shrunk baseline is not defined for this kind of search space (HRNet's)."""
+
+
+def _check_space(space: object) -> None:
+    if isinstance(space, HRNetSearchSpace):
+        raise UnsupportedSpaceError(
+            f"the hand-shrunk baseline covers the ResNet, MobileNetV3 and CPU-efficient spaces, not the HRNet space "
+            f"{space.name!r}; compare an HRNet search with HRNet-W32 (vipnas info hrnet_w32) instead"
+        )
+    if not isinstance(space, SearchSpace):
+        raise UnsupportedSpaceError(f"the hand-shrunk baseline needs a SearchSpace, got {type(space).__name__}")
+
 
 # MobileNetV3-Large puts SE blocks in its stages of 40, 112 and 160 channels (the 3rd, 5th and 6th here)
 _MOBILENET_SE_STAGES = (2, 4, 5)
@@ -27,7 +46,12 @@ def uniform_arch(space: SearchSpace, depth: float, width: float) -> Arch:
     [0, 1] for widths, expansion ratios and kernel sizes. Group numbers follow the family's hand-designed
     convention: depthwise middle convolutions for the mobile families (the most groups), the fewest groups for
     ResNet; attention as MobileNetV3-Large places SE (stages 3, 5, 6), none for the CPU-efficient family (its point
-    is the fewest non-convolution ops) and no GC block for ResNet."""
+    is the fewest non-convolution ops) and no GC block for ResNet.
+
+    Raises:
+        UnsupportedSpaceError: (a ValueError) ``space`` is an HRNet space.
+    """
+    _check_space(space)
     stages = []
     for index, (choice, widths) in enumerate(zip(space.stages, space.width_choices, strict=True)):
         target_width, target_ratio = _pick(choice.widths, width), _pick(choice.expand_ratios, width)
@@ -108,7 +132,11 @@ def hand_shrunk_arch(
 
     Returns the arch with the most MACs within ``target_macs`` × (1 + ``tolerance``), so that it is compared at
     equal cost (±``tolerance``) where the space allows; the smallest uniform arch when none fits.
+
+    Raises:
+        UnsupportedSpaceError: (a ValueError) ``space`` is an HRNet space.
     """
+    _check_space(space)
 
     @functools.cache
     def macs(arch: Arch) -> float:  # each distinct arch is counted once

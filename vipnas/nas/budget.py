@@ -7,8 +7,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from vipnas.models.complexity import arch_complexity
+from vipnas.models.complexity import complexity_of
 from vipnas.space.arch import Arch
+from vipnas.space.hrnet import HRNetArch, HRNetSearchSpace
 from vipnas.space.search_space import SearchSpace
 
 __all__ = ["ArchCost", "Budget", "InfeasibleBudgetError", "parse_quantity", "sample_under_budget"]
@@ -61,9 +62,10 @@ class Budget:
             if value is not None and not (math.isfinite(value) and value > 0):  # nan would compare as "fits"
                 raise ValueError(f"budget {name} must be a finite positive number, got {value}")
 
-    def cost(self, arch: Arch, *, latency: bool = True) -> ArchCost:
-        """MACs, parameters and (with a table, unless ``latency=False``) predicted latency of ``arch``."""
-        complexity = arch_complexity(arch, num_joints=self.num_joints, input_size=self.input_size)
+    def cost(self, arch: Arch | HRNetArch, *, latency: bool = True) -> ArchCost:
+        """MACs, parameters and (with a table, unless ``latency=False``) predicted latency of ``arch`` (of any
+        family: :func:`vipnas.models.complexity.complexity_of`)."""
+        complexity = complexity_of(arch, num_joints=self.num_joints, input_size=self.input_size)
         latency_ms = self.latency_table.predict(arch) if latency and self.latency_table is not None else None
         return ArchCost(complexity.macs, complexity.params, latency_ms)
 
@@ -100,7 +102,7 @@ class Budget:
         return ", ".join(parts) or "unconstrained"
 
 
-def check_feasible(space: SearchSpace, budget: Budget) -> None:
+def check_feasible(space: SearchSpace | HRNetSearchSpace, budget: Budget) -> None:
     """Raise :class:`InfeasibleBudgetError` when even the space's cheapest arch (:meth:`Budget.cheapest`: the
     smallest, since MACs and parameters grow with every choice) exceeds a MACs or parameter budget."""
     smallest = budget.cheapest(space)
@@ -116,7 +118,9 @@ def check_feasible(space: SearchSpace, budget: Budget) -> None:
         )
 
 
-def sample_under_budget(space: SearchSpace, rng: random.Random, budget: Budget, *, max_tries: int = 10_000) -> Arch:
+def sample_under_budget(
+    space: SearchSpace | HRNetSearchSpace, rng: random.Random, budget: Budget, *, max_tries: int = 10_000
+) -> Arch | HRNetArch:
     """A uniformly random arch among those meeting ``budget`` (rejection sampling).
 
     Raises:

@@ -16,8 +16,10 @@ from typing import Any
 
 import torch
 
+from vipnas.models.hrnet_supernet import HRNetSupernet
 from vipnas.models.supernet import PoseSupernet
 from vipnas.space.arch import Arch
+from vipnas.space.hrnet import HRNetArch
 
 __all__ = ["SupernetEvaluator"]
 
@@ -28,7 +30,8 @@ class SupernetEvaluator:
     """``evaluator(arch) -> metrics`` for the archs of one supernet.
 
     Args:
-        supernet: the trained supernet (not modified: candidates are extracted copies).
+        supernet: the trained supernet, a :class:`PoseSupernet` or an :class:`HRNetSupernet` (not modified:
+            candidates are extracted copies).
         calibration_batches: fixed training images for BN recalibration ((N, 3, H, W) tensors or Batches).
         val_batches: validation crops as :class:`vipnas.data.Batch` objects (ground-truth or detector boxes).
         ground_truth: the validation annotation (path, dict or a loaded pycocotools ``COCO``).
@@ -39,11 +42,14 @@ class SupernetEvaluator:
         settings: what else the metrics depend on that the batches do not show (data root, annotation digests,
             ``val_limit``, ``calibration_images``...), reported by :meth:`provenance`; :meth:`from_checkpoint`
             fills it.
+
+    Raises:
+        TypeError: ``supernet`` is not a supernet.
     """
 
     def __init__(
         self,
-        supernet: PoseSupernet,
+        supernet: PoseSupernet | HRNetSupernet,
         *,
         calibration_batches: list[Any],
         val_batches: list[Any],
@@ -57,6 +63,8 @@ class SupernetEvaluator:
         from vipnas.data.metadata import get_dataset_info
         from vipnas.evaluation import load_coco_ground_truth
 
+        if not isinstance(supernet, PoseSupernet | HRNetSupernet):
+            raise TypeError(f"SupernetEvaluator needs a PoseSupernet or HRNetSupernet, got {type(supernet).__name__}")
         self.supernet = supernet.eval()
         self.calibration_batches = calibration_batches
         self.val_batches = val_batches
@@ -85,7 +93,7 @@ class SupernetEvaluator:
         return {**described, **self.settings}
 
     @torch.no_grad()
-    def __call__(self, arch: Arch) -> dict[str, float]:
+    def __call__(self, arch: Arch | HRNetArch) -> dict[str, float]:
         from vipnas.engine.batchnorm import recalibrate_bn
 
         subnet = self.supernet.extract_subnet(arch).eval()
@@ -135,7 +143,7 @@ class SupernetEvaluator:
                 "`vipnas train`"
             )
         supernet = model_from_payload(payload, source=str(path))
-        assert isinstance(supernet, PoseSupernet)
+        assert isinstance(supernet, PoseSupernet | HRNetSupernet)
         config = config_from_dict(payload["config"], where=f"{path}: config")
         if val_limit is not None:
             config = replace(config, data=replace(config.data, val_limit=val_limit))

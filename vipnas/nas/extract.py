@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from vipnas.models.checkpoint import model_from_payload, read_checkpoint
+from vipnas.models.hrnet_network import HRNetNetwork
 from vipnas.models.pose import PoseNetwork
 from vipnas.space.arch import Arch
+from vipnas.space.hrnet import HRNetArch
 
 __all__ = ["calibration_batches_for", "extract_from_checkpoint"]
 
@@ -33,23 +35,27 @@ def calibration_batches_for(payload: dict[str, Any], metadata: Any, *, images: i
 
 
 def extract_from_checkpoint(
-    path: str | Path, arch: Arch, *, recalibrate: bool = True, calibration_images: int | None = None
-) -> tuple[PoseNetwork, dict[str, Any]]:
-    """Extract ``arch`` from the supernet checkpoint at ``path``.
+    path: str | Path, arch: Arch | HRNetArch, *, recalibrate: bool = True, calibration_images: int | None = None
+) -> tuple[PoseNetwork | HRNetNetwork, dict[str, Any]]:
+    """Extract ``arch`` from the supernet checkpoint at ``path`` (a :class:`~vipnas.models.supernet.PoseSupernet`'s
+    or an :class:`~vipnas.models.hrnet_supernet.HRNetSupernet`'s).
 
     Returns:
         The static network (eval mode) and provenance to store with it (source, whether BN was recalibrated).
 
     Raises:
-        ValueError: the checkpoint is not a supernet's, or the arch lies outside its search space.
+        ValueError: the checkpoint is not a supernet's, or the arch lies outside its search space (an
+            :class:`~vipnas.space.search_space.InvalidArchError` naming the field, also for an arch of another
+            family).
     """
+    from vipnas.models.hrnet_supernet import HRNetSupernet
     from vipnas.models.supernet import PoseSupernet
 
     payload = read_checkpoint(path)
     if payload["kind"] != "supernet":
         raise ValueError(f"{path} holds a {payload['kind']}, not a supernet: there is nothing to extract from")
     supernet = model_from_payload(payload, source=str(path))
-    assert isinstance(supernet, PoseSupernet)
+    assert isinstance(supernet, PoseSupernet | HRNetSupernet)
     supernet.space.validate(arch)
     subnet = supernet.extract_subnet(arch).eval()
     provenance: dict[str, Any] = {"extracted_from": str(path), "bn_recalibrated": False}

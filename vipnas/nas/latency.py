@@ -8,6 +8,11 @@ figures), batch 1 and input size. Every unit
 of a search space can contain is timed alone; an arch's predicted latency is the sum of its units.
 :func:`validate_table` measures whole networks of random archs against the prediction.
 
+HRNet spaces (:class:`~vipnas.space.hrnet.HRNetSearchSpace`) are not chains of blocks; their units are
+:class:`vipnas.space.hrnet_units.HRNetUnit` objects (stem, Bottleneck, transition, one branch's BasicBlocks in a
+module, one module's fuse layer, head), built by :func:`vipnas.nn.hrnet_units.build_hrnet_unit`; a fuse layer is
+timed with one input per branch. Both kinds of key share the table's ``entries``.
+
 Why MACs are not enough here: grouped convolutions with few channels per group run many times slower per MAC
 than dense ones on CPUs, so two archs of equal MACs can differ several-fold in time.
 """
@@ -32,11 +37,14 @@ from torch import nn
 
 from vipnas.models.export import onnx_bytes
 from vipnas.models.fuse import fold_batchnorm
-from vipnas.models.pose import build_static
+from vipnas.models.registry import build_network
 from vipnas.nn.blocks import build_block
+from vipnas.nn.hrnet_units import build_hrnet_unit
 from vipnas.permissions import new_file_mode
 from vipnas.space.arch import Arch
 from vipnas.space.blocks import BlockSpec, arch_blocks, fusion_block, space_blocks, space_fusion_blocks
+from vipnas.space.hrnet import HRNetArch, HRNetSearchSpace
+from vipnas.space.hrnet_units import HRNetUnit, hrnet_space_units, hrnet_units
 from vipnas.space.search_space import SearchSpace
 from vipnas.space.temporal import FrameChoice, TemporalArch
 
@@ -49,6 +57,9 @@ __all__ = [
     "make_runner",
     "measure_latency",
     "prepare_for_timing",
+    "space_units",
+    "unit_runner",
+    "units_of",
     "validate_table",
 ]
 
@@ -116,7 +127,7 @@ def check_runtime(runtime: str, precision: str) -> None:
 
 def make_runner(
     module: nn.Module,
-    input_shape: tuple[int, ...],
+    input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...],
     runtime: str,
     threads: int,
     *,
@@ -125,27 +136,34 @@ def make_runner(
 ) -> Callable[[], Any]:
     """A zero-argument callable running ``module`` once on a fixed random input in ``runtime`` at ``precision``
     (see :func:`prepare_for_timing`; subnormals are flushed to zero in every runtime, as in deployment; int8 is
-    calibrated on 8 random inputs, which sets its speed, not its accuracy)."""
+    calibrated on 8 random inputs, which sets its speed, not its accuracy). ``input_shape`` is one shape, or a
+    tuple of shapes for a module of several inputs (an HRNet fuse layer: named ``input0``, ``input1``, ... in the
+    exported graph)."""
     check_runtime(runtime, precision)
     module = prepare_for_timing(module, realistic_weights=realistic_weights)
-    example = torch.randn(*input_shape)
+    shapes = input_shape if isinstance(input_shape[0], tuple) else (input_shape,)
+    examples = tuple(torch.randn(*shape) for shape in shapes)  # type: ignore[misc]
+    names = ("image",) if len(shapes) == 1 else tuple(f"input{number}" for number in range(len(shapes)))
     if runtime == "torch":
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)
 
         def run_torch() -> Any:
             with torch.inference_mode():
-                return module(example)
+                return module(*examples)
 
         return run_torch
-    graph = onnx_bytes(module, example)
-    feed = {"image": example.numpy()}
+    graph = onnx_bytes(module, examples if len(examples) > 1 else examples[0], input_names=names)
+    feed = {name: example.numpy() for name, example in zip(names, examples, strict=True)}
     if runtime == "onnxruntime" and precision == "fp32":
         return _onnxruntime_runner(graph, feed, threads)
     from vipnas.models.export import convert_openvino, quantize_onnxruntime_int8
 
     generator = torch.Generator().manual_seed(0)
-    calibration = [{"image": torch.randn(*input_shape, generator=generator).numpy()} for _ in range(8)]
+    calibration = [
+        {name: torch.randn(*shape, generator=generator).numpy() for name, shape in zip(names, shapes, strict=True)}  # type: ignore[misc]
+        for _ in range(8)
+    ]
     with tempfile.TemporaryDirectory(prefix="vipnas-unit-") as folder:
         source = Path(folder) / "unit.onnx"
         source.write_bytes(graph)
@@ -198,6 +216,41 @@ def measure_latency(run: Callable[[], Any], *, repeats: int = 15, warmup: int = 
 
 
 # ----------------------------------------------------------------------------------------- enumeration
+Unit = BlockSpec | HRNetUnit  # what a table times: a block of the block-walk families, or an HRNet unit
+
+
+def units_of(arch: Arch | HRNetArch, *, num_joints: int, input_size: tuple[int, int]) -> list[Unit]:
+    """The units of ``arch``'s network in execution order (:func:`vipnas.space.blocks.arch_blocks`, or
+    :func:`vipnas.space.hrnet_units.hrnet_units` for an HRNet arch)."""
+    if isinstance(arch, HRNetArch):
+        return list(hrnet_units(arch, num_joints=num_joints, input_size=input_size))
+    return list(arch_blocks(arch, num_joints=num_joints, input_size=input_size))
+
+
+def space_units(space: SearchSpace | HRNetSearchSpace, *, num_joints: int, input_size: tuple[int, int]) -> list[Unit]:
+    """Every distinct unit an arch of ``space`` can contain (what :func:`build_table` times)."""
+    if isinstance(space, HRNetSearchSpace):
+        return list(hrnet_space_units(space, num_joints=num_joints, input_size=input_size))
+    return list(space_blocks(space, num_joints=num_joints, input_size=input_size))
+
+
+def unit_runner(
+    unit: Unit, runtime: str, threads: int, *, precision: str = "fp32", num_joints: int = 17,
+    input_size: tuple[int, int] = (256, 192),
+) -> Callable[[], Any]:  # fmt: skip
+    """A runner (:func:`make_runner`) of ``unit`` built alone, on random inputs of its shapes at batch 1
+    (``num_joints`` and ``input_size`` set a fusion module's fixed heatmap input)."""
+    if isinstance(unit, HRNetUnit):
+        shapes = tuple((1, *shape) for shape in unit.input_shapes())
+        module = build_hrnet_unit(unit).eval()
+        return make_runner(module, shapes if len(shapes) > 1 else shapes[0], runtime, threads, precision=precision)
+    module = build_block(unit).eval()
+    channels = unit.in_channels
+    if unit.kind == "fusion":  # its input is the stage's features; the heatmaps are the fixed second input
+        module, channels = _WithHeatmaps(module, num_joints, input_size), unit.out_channels
+    return make_runner(module, (1, channels, unit.in_height, unit.in_width), runtime, threads, precision=precision)
+
+
 # ----------------------------------------------------------------------------------------------- table
 @dataclass
 class LatencyTable:
@@ -220,14 +273,14 @@ class LatencyTable:
     noise: float | None = None
     spreads: dict[str, float] = field(default_factory=dict)
 
-    def unit_sum(self, arch: Arch) -> float:
-        """Sum of the measured latencies (ms) of ``arch``'s units.
+    def unit_sum(self, arch: Arch | HRNetArch) -> float:
+        """Sum of the measured latencies (ms) of ``arch``'s units (an arch of any family).
 
         Raises:
             ValueError: a unit of the arch is not in the table (built for another space or input size).
         """
         total = 0.0
-        for unit in arch_blocks(arch, num_joints=self.num_joints, input_size=self.input_size):
+        for unit in units_of(arch, num_joints=self.num_joints, input_size=self.input_size):
             key = unit.key()
             if key not in self.entries:
                 raise ValueError(
@@ -261,7 +314,7 @@ class LatencyTable:
         """Predicted latency (ms) per frame of a key frame (the S-ViPNet) and its T non-key frames."""
         return [self.predict(arch.key)] + [self.predict_frame(frame) for frame in arch.frames]
 
-    def predict(self, arch: Arch) -> float:
+    def predict(self, arch: Arch | HRNetArch) -> float:
         """Predicted latency (ms) of ``arch``: ``scale * unit_sum + offset_ms``. The linear correction is fitted on
         a few whole networks measured when the table was built (units timed alone run from warm caches and
         skip the per-network overheads); without calibration it is the identity.
@@ -320,7 +373,7 @@ class LatencyTable:
 
 
 def build_table(
-    space: SearchSpace,
+    space: SearchSpace | HRNetSearchSpace,
     *,
     runtime: str = "torch",
     precision: str = "fp32",
@@ -345,10 +398,20 @@ def build_table(
     With ``rounds`` > 1 the units are timed in chunks of ``save_every``: each chunk's runners are built once and
     timed ``rounds`` times, interleaved (unit 1, 2, …, then 1, 2, … again), so that a slow moment of a shared
     machine spreads over many units instead of biasing one; a unit's entry is the median of its round medians, and
-    the table records the timing noise (:attr:`LatencyTable.noise`)."""
+    the table records the timing noise (:attr:`LatencyTable.noise`).
+
+    An :class:`~vipnas.space.hrnet.HRNetSearchSpace` is timed unit by unit as :mod:`vipnas.space.hrnet_units`
+    decomposes it (``fusion`` is for the temporal search, which covers the block-walk families only).
+
+    Raises:
+        ValueError: unknown runtime or precision, ``rounds`` < 1, ``fusion`` for an HRNet space, or ``out`` holds a
+            table of other conditions.
+    """
     check_runtime(runtime, precision)
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
+    if fusion and isinstance(space, HRNetSearchSpace):
+        raise ValueError(f"fusion modules: the temporal search covers ResNet and MobileNetV3 spaces, not {space.name}")
     table = LatencyTable(
         runtime=runtime, threads=threads, input_size=tuple(input_size), num_joints=num_joints, space=space.name,
         precision=precision, rounds=rounds,
@@ -362,11 +425,11 @@ def build_table(
             raise ValueError(f"{out} holds a table for other conditions {same}; choose another --out")
         table.entries, table.spreads = previous.entries, previous.spreads
         table.calibration, table.scale, table.offset_ms = previous.calibration, previous.scale, previous.offset_ms
-    wanted = space_blocks(space, num_joints=num_joints, input_size=input_size)
+    wanted = space_units(space, num_joints=num_joints, input_size=input_size)
     if fusion:
         wanted += space_fusion_blocks(space, num_joints=num_joints, input_size=input_size)
     units = [u for u in wanted if u.key() not in table.entries]
-    iterator: Iterable[BlockSpec] = units
+    iterator: Iterable[Unit] = units
     if progress:
         from tqdm import tqdm
 
@@ -388,11 +451,9 @@ def build_table(
             table.save(out)
 
     for unit in iterator:
-        module = build_block(unit).eval()
-        channels = unit.in_channels
-        if unit.kind == "fusion":  # its input is the stage's features; the heatmaps are the fixed second input
-            module, channels = _WithHeatmaps(module, num_joints, input_size), unit.out_channels
-        run = make_runner(module, (1, channels, unit.in_height, unit.in_width), runtime, threads, precision=precision)
+        run = unit_runner(
+            unit, runtime, threads, precision=precision, num_joints=num_joints, input_size=table.input_size
+        )
         chunk.append((unit.key(), run))
         if len(chunk) >= save_every:
             flush()
@@ -406,7 +467,7 @@ def build_table(
         # the extremes make the fit well conditioned; validation uses other (random) archs
         archs = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(calibrate - 2)]
         for arch in archs[:calibrate]:
-            model = build_static(arch, num_joints=num_joints, input_size=tuple(input_size)).eval()
+            model = build_network(arch, num_joints=num_joints, input_size=table.input_size).eval()
             run = make_runner(model, (1, 3, *input_size), runtime, threads, precision=precision)
             measured = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
             table.calibration.append(
@@ -427,7 +488,7 @@ def build_table(
 
 @dataclass(frozen=True)
 class LatencyCheck:
-    arch: Arch
+    arch: Arch | HRNetArch
     predicted_ms: float
     measured_ms: float
 
@@ -439,7 +500,7 @@ class LatencyCheck:
 
 def validate_table(
     table: LatencyTable,
-    space: SearchSpace,
+    space: SearchSpace | HRNetSearchSpace,
     *,
     count: int = 20,
     seed: int = 0,
@@ -451,14 +512,14 @@ def validate_table(
     prediction (the archs differ from the calibration archs)."""
     rng = random.Random(seed)
     archs = [space.sample(rng) for _ in range(count)]
-    iterator: Iterable[Arch] = archs
+    iterator: Iterable[Arch | HRNetArch] = archs
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(archs, desc="validating latency predictions", unit="arch", dynamic_ncols=True)
     checks = []
     for arch in iterator:
-        model = build_static(arch, num_joints=table.num_joints, input_size=table.input_size).eval()
+        model = build_network(arch, num_joints=table.num_joints, input_size=table.input_size).eval()
         run = make_runner(model, (1, 3, *table.input_size), table.runtime, table.threads, precision=table.precision)
         measured = measure_latency(run, repeats=repeats, min_seconds=min_seconds)
         checks.append(LatencyCheck(arch, table.predict(arch), measured))

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from vipnas.data.files import write_bytes_atomic
-from vipnas.models.pose import build_static
+from vipnas.models.registry import build_network
 from vipnas.nas.latency import check_runtime, machine_info, make_runner, measure_latency
 from vipnas.space.arch import Arch
+from vipnas.space.hrnet import HRNetArch
 
 __all__ = ["FORMAT", "MeasuredLatency", "MeasuredLatencyMismatchError"]
 
@@ -144,10 +145,10 @@ class MeasuredLatency:
         write_bytes_atomic(self.cache, json.dumps(data, indent=1, sort_keys=True).encode())
 
     # --------------------------------------------------------------------------------------------- measure
-    def measure(self, arch: Arch) -> tuple[float, float]:
-        """Time ``arch`` now (no cache): the median over rounds of each round's median (ms), and the spread
-        ``(max - min) / median`` of the rounds (0 for one round)."""
-        network = build_static(arch, num_joints=self.num_joints, input_size=self.input_size)
+    def measure(self, arch: Arch | HRNetArch) -> tuple[float, float]:
+        """Time ``arch`` (of any family, HRNet included) now (no cache): the median over rounds of each round's
+        median (ms), and the spread ``(max - min) / median`` of the rounds (0 for one round)."""
+        network = build_network(arch, num_joints=self.num_joints, input_size=self.input_size)
         values = []
         for _ in range(self.rounds):
             run = make_runner(network, (1, 3, *self.input_size), self.runtime, self.threads, precision=self.precision)
@@ -156,7 +157,7 @@ class MeasuredLatency:
         median = statistics.median(values)
         return median, (max(values) - min(values)) / median if median > 0 else 0.0
 
-    def predict(self, arch: Arch) -> float:
+    def predict(self, arch: Arch | HRNetArch) -> float:
         """Latency of ``arch`` (ms): from the cache, else measured now (on rank 0 under ``torchrun``) and cached."""
         key = arch.to_json()
         if key not in self.entries:

@@ -23,7 +23,8 @@ from typing import Any
 
 from vipnas.data.files import file_digest, write_bytes_atomic
 from vipnas.nas.budget import Budget, sample_under_budget
-from vipnas.space.arch import Arch
+from vipnas.space.archs import AnyArch, arch_from_dict
+from vipnas.space.hrnet import HRNetSearchSpace
 from vipnas.space.search_space import SearchSpace
 
 __all__ = [
@@ -39,14 +40,15 @@ __all__ = [
 
 logger = logging.getLogger("vipnas.search")
 
-Evaluator = Callable[[Arch], dict[str, float]]
+Evaluator = Callable[[Any], dict[str, float]]  # arch -> metrics
 
 
 @dataclass
 class Candidate:
-    """One evaluated arch (an :class:`Arch`, or a ``TemporalArch`` in the temporal search)."""
+    """One evaluated arch (an :class:`Arch` or :class:`~vipnas.space.hrnet.HRNetArch`, or a ``TemporalArch`` in the
+    temporal search); its record names the arch's family, which :meth:`from_dict` dispatches on."""
 
-    arch: Arch
+    arch: Any
     macs: int
     params: int
     latency_ms: float | None
@@ -78,7 +80,7 @@ class Candidate:
 
                 arch = TemporalArch.from_dict(record, source=f"{source}:arch")
             else:
-                arch = Arch.from_dict(record, source=f"{source}:arch")
+                arch = arch_from_dict(record, source=f"{source}:arch")
             return cls(
                 arch,
                 int(data["macs"]),
@@ -137,7 +139,7 @@ class ResultStore:
         self.path = Path(path) if path is not None else None
         self.writer = writer
         self.provenance = _plain(provenance) if provenance is not None else None
-        self._candidates: dict[Arch, Candidate] = {}
+        self._candidates: dict[Any, Candidate] = {}  # arch -> candidate
         if self.path is not None and self.path.is_file():
             try:
                 data = json.loads(self.path.read_text())
@@ -175,10 +177,10 @@ class ResultStore:
     def __len__(self) -> int:
         return len(self._candidates)
 
-    def __contains__(self, arch: Arch) -> bool:
+    def __contains__(self, arch: Any) -> bool:
         return arch in self._candidates
 
-    def get(self, arch: Arch) -> Candidate | None:
+    def get(self, arch: Any) -> Candidate | None:
         return self._candidates.get(arch)
 
     def add(self, candidates: Iterable[Candidate]) -> None:
@@ -199,7 +201,7 @@ class ResultStore:
 
 
 def search_provenance(
-    checkpoint: str | Path, space: SearchSpace, budget: Budget, evaluation: dict[str, Any]
+    checkpoint: str | Path, space: SearchSpace | HRNetSearchSpace, budget: Budget, evaluation: dict[str, Any]
 ) -> dict[str, Any]:
     """The provenance of a search's results: the supernet file's digest, the space, the budget (bounds, input size,
     joints, latency table) and the evaluator's own settings (:meth:`SupernetEvaluator.provenance`)."""
@@ -261,7 +263,7 @@ def _gather(items: list[Any]) -> list[list[Any]]:
 
 
 def evaluate_all(
-    archs: Sequence[Arch],
+    archs: Sequence[Any],
     evaluate: Evaluator,
     budget: Budget,
     store: ResultStore,
@@ -298,7 +300,7 @@ def _progress(total: int, description: str, enabled: bool) -> Any:
 
 
 def random_search(
-    space: SearchSpace,
+    space: SearchSpace | HRNetSearchSpace,
     evaluate: Evaluator,
     budget: Budget,
     *,
@@ -316,8 +318,8 @@ def random_search(
     """
     store = store if store is not None else ResultStore()
     rng = random.Random(seed)
-    archs: list[Arch] = []
-    seen: set[Arch] = set()
+    archs: list[AnyArch] = []
+    seen: set[AnyArch] = set()
     repeats = 0
     while len(archs) < num_candidates:
         arch = sample_under_budget(space, rng, budget)
@@ -342,7 +344,7 @@ def random_search(
 
 
 def evolutionary_search(
-    space: SearchSpace,
+    space: SearchSpace | HRNetSearchSpace,
     evaluate: Evaluator,
     budget: Budget,
     *,
@@ -377,7 +379,7 @@ def evolutionary_search(
 
     dropped = 0
 
-    def draw_unique(make: Callable[[], Arch], seen: set[Arch]) -> list[Arch]:
+    def draw_unique(make: Callable[[], Any], seen: set[AnyArch]) -> list[AnyArch]:
         """``[a new arch meeting the budget]``, or ``[]`` when none can be found."""
         nonlocal dropped
         for _ in range(max_tries):
@@ -393,7 +395,7 @@ def evolutionary_search(
         dropped += 1
         return []
 
-    seen: set[Arch] = set()
+    seen: set[AnyArch] = set()
     initial = [a for _ in range(population) for a in draw_unique(lambda: sample_under_budget(space, rng, budget), seen)]
     pool = evaluate_all(initial, evaluate, budget, store, progress=bar)
     history += pool

@@ -51,8 +51,12 @@ __all__ = [
     "HRNetBackbone",
     "HRNetPose",
     "HRStage",
+    "branch_blocks",
     "build_hrnet",
     "hrnet_feature_points",
+    "hrnet_head",
+    "hrnet_stem",
+    "transition_layer",
 ]
 
 FeatureModules = Mapping[int, Callable[[torch.Tensor], torch.Tensor]]  # stage index -> module applied after it
@@ -130,6 +134,34 @@ class BottleneckBlock(nn.Module):
         return self.relu(out + identity)
 
 
+def hrnet_stem(width: int) -> nn.Sequential:
+    """The stem: two 3x3 stride-2 conv + BN + ReLU, (N, 3, H, W) -> (N, width, H/4, W/4)."""
+    return nn.Sequential(conv_norm_act(3, width, 3, stride=2), conv_norm_act(width, width, 3, stride=2))
+
+
+def branch_blocks(branch: BranchArch, blocks: int) -> nn.Sequential:
+    """One branch of a module: ``blocks`` BasicBlocks of the branch's choices (an empty one is the identity)."""
+    return nn.Sequential(
+        *(
+            BasicBlock(
+                channels=branch.width, kernel_size=branch.kernel_size, groups=branch.groups, attention=branch.attention
+            )
+            for _ in range(blocks)
+        )
+    )
+
+
+def transition_layer(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """A transition convolution: 3x3 conv + BN + ReLU (stride 2 for a stage's new branch)."""
+    return conv_norm_act(in_channels, out_channels, 3, stride=stride)
+
+
+def hrnet_head(in_channels: int, num_joints: int) -> DeconvHead:
+    """The heatmap head: ``final_layer``, a 1x1 convolution (with bias) to K heatmaps, as MMPose's HeatmapHead with
+    ``deconv_out_channels=None``."""
+    return DeconvHead((), nn.Conv2d(in_channels, num_joints, kernel_size=1))
+
+
 class HRModule(nn.Module):
     """``blocks`` BasicBlocks on every branch, then the fusion of the branches into ``output_branches`` outputs.
 
@@ -139,22 +171,14 @@ class HRModule(nn.Module):
 
     Args:
         branches: the branches' choices, highest resolution first.
-        blocks: BasicBlocks per branch.
+        blocks: BasicBlocks per branch (0: the module is its fuse layer alone, as the latency table times it).
         output_branches: how many branches the module outputs, highest resolution first (1 for the network's last
             module: MMPose's ``multiscale_output=False``).
     """
 
     def __init__(self, *, branches: Sequence[BranchArch], blocks: int, output_branches: int) -> None:
         super().__init__()
-        self.branches = nn.ModuleList(
-            nn.Sequential(
-                *(
-                    BasicBlock(channels=b.width, kernel_size=b.kernel_size, groups=b.groups, attention=b.attention)
-                    for _ in range(blocks)
-                )
-            )
-            for b in branches
-        )
+        self.branches = nn.ModuleList(branch_blocks(b, blocks) for b in branches)
         widths = [b.width for b in branches]
         self.fuse = nn.ModuleList(
             nn.ModuleList(self._fuse_layer(widths, i, j) for j in range(len(widths))) for i in range(output_branches)
@@ -202,11 +226,11 @@ class HRStage(nn.Module):
         widths = [b.width for b in stage.branches]
         assert len(widths) == len(previous) + 1, "HRNetArch guarantees one new branch per stage"
         transition: list[nn.Module] = [
-            nn.Identity() if previous[i] == widths[i] else conv_norm_act(previous[i], widths[i], 3)
+            nn.Identity() if previous[i] == widths[i] else transition_layer(previous[i], widths[i], 1)
             for i in range(len(previous))
         ]
         # the new branch comes from the lowest-resolution one, at half its resolution
-        transition.append(conv_norm_act(previous[-1], widths[-1], 3, stride=2))
+        transition.append(transition_layer(previous[-1], widths[-1], 2))
         self.transition = nn.ModuleList(transition)
         self.hr_modules = nn.ModuleList(
             HRModule(
@@ -240,7 +264,7 @@ class HRNetBackbone(nn.Module):
         super().__init__()
         self.arch = arch
         width = arch.stem_width
-        self.stem = nn.Sequential(conv_norm_act(3, width, 3, stride=2), conv_norm_act(width, width, 3, stride=2))
+        self.stem = hrnet_stem(width)
         first = arch.stages[0]
         branch = first.branches[0]
         bottlenecks = [
@@ -296,7 +320,7 @@ class HRNetPose(nn.Module):
         self.arch = arch
         self.num_joints = num_joints
         self.backbone = HRNetBackbone(arch)
-        self.head = DeconvHead((), nn.Conv2d(arch.out_channels, num_joints, kernel_size=1))
+        self.head = hrnet_head(arch.out_channels, num_joints)
 
     @property
     def feature_info(self) -> list[FeatureInfo]:

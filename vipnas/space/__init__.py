@@ -1,11 +1,13 @@
 """Architectures as data and the ViPNAS search spaces (HRNet's in :mod:`vipnas.space.hrnet`)."""
 
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch, load_arch, save_arch
+from vipnas.space.archs import AnyArch, arch_from_dict, load_any_arch
 from vipnas.space.blocks import BlockSpec, FeatureInfo, arch_blocks, feature_info
 from vipnas.space.family import CPU_EFFICIENT, FAMILY_SPECS, MOBILENETV3, RESNET, FamilySpec
 from vipnas.space.hrnet import (
     HRNET_W32_ARCH,
     HRNET_W32_SPACE,
+    HRNET_W32_TINY_SPACE,
     BranchArch,
     BranchSpace,
     HRNetArch,
@@ -45,6 +47,7 @@ __all__ = [
     "FAMILY_SPECS",
     "HRNET_W32_ARCH",
     "HRNET_W32_SPACE",
+    "HRNET_W32_TINY_SPACE",
     "MOBILENETV3",
     "MOBILENETV3_SPACE",
     "MOBILENETV3_TINY_SPACE",
@@ -54,6 +57,7 @@ __all__ = [
     "SEARCH_SPACES",
     "S_VIPNAS_MBV3_ARCH",
     "S_VIPNAS_RES50_ARCH",
+    "AnyArch",
     "Arch",
     "BlockSpec",
     "BranchArch",
@@ -76,9 +80,11 @@ __all__ = [
     "TailChoice",
     "WidthChoice",
     "arch_blocks",
+    "arch_from_dict",
     "feature_info",
     "get_search_space",
     "hrnet_feature_points",
+    "load_any_arch",
     "load_arch",
     "save_arch",
     "space_for_family",

@@ -57,6 +57,7 @@ __all__ = [
     "BOTTLENECK_EXPANSION",
     "HRNET_W32_ARCH",
     "HRNET_W32_SPACE",
+    "HRNET_W32_TINY_SPACE",
     "BranchArch",
     "BranchSpace",
     "HRNetArch",
@@ -540,5 +541,21 @@ HRNET_W32_SPACE = HRNetSearchSpace(
         HRStageSpace(depths=(1,), branches=tuple(_branch(*r) for r in _BRANCHES[:2])),
         HRStageSpace(depths=(2, 3, 4), branches=tuple(_branch(*r) for r in _BRANCHES[:3])),
         HRStageSpace(depths=(2, 3), branches=tuple(_branch(*r) for r in _BRANCHES)),
+    ),
+)
+
+# The same structure (4 stages, stage 2-4 of 2-4 branches, depth, per-branch width, groups and SE) at about a quarter of
+# the widths, with two choices per dimension and 1 BasicBlock per module: for tests, demos and latency tables on 2
+# cores (its latency table has 126 units, HRNET_W32_SPACE's 1,100: vipnas.space.hrnet_units).
+HRNET_W32_TINY_SPACE = HRNetSearchSpace(
+    name="hrnet_w32_tiny",
+    stem_widths=(8, 16),
+    stages=(
+        HRStageSpace(depths=(1, 2), blocks=(1,), branches=(BranchSpace(widths=(8, 16), groups=(1, 4)),)),
+        HRStageSpace(depths=(1,), blocks=(1,), branches=tuple(BranchSpace((w, 2 * w), (1, 4)) for w in (4, 8))),
+        HRStageSpace(depths=(1, 2), blocks=(1,), branches=tuple(BranchSpace((w, 2 * w), (1, 4)) for w in (4, 8, 16))),
+        HRStageSpace(
+            depths=(1, 2), blocks=(1,), branches=tuple(BranchSpace((w, 2 * w), (1, 4)) for w in (4, 8, 16, 32))
+        ),
     ),
 )

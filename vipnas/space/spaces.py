@@ -18,6 +18,7 @@ family (MMPose ``ViPNAS_ResNet`` / ``ViPNAS_MobileNetV3`` defaults and the offic
 from __future__ import annotations
 
 from vipnas.space.arch import Arch, HeadArch, StageArch, StemArch
+from vipnas.space.hrnet import HRNET_W32_SPACE, HRNET_W32_TINY_SPACE, HRNetSearchSpace
 from vipnas.space.search_space import HeadSpace, SearchSpace, StageSpace, StemSpace
 
 __all__ = [
@@ -177,6 +178,8 @@ SEARCH_SPACES = {
         MOBILENETV3_TINY_SPACE,
         CPU_EFFICIENT_SPACE,
         CPU_EFFICIENT_TINY_SPACE,
+        HRNET_W32_SPACE,  # an HRNetSearchSpace (vipnas.space.hrnet): not walked block by block
+        HRNET_W32_TINY_SPACE,
     )
 }
 
@@ -227,15 +230,18 @@ SBL_RES50_ARCH = Arch(
 )
 
 
-def get_search_space(name: str) -> SearchSpace:
-    """Look a search space up by name (``resnet50``, ``mobilenetv3``, ``cpu_efficient``, their ``_tiny`` versions;
-    ``resnet``, ``mbv3`` and ``cpu`` also work)."""
+def get_search_space(name: str) -> SearchSpace | HRNetSearchSpace:
+    """Look a search space up by name (``resnet50``, ``mobilenetv3``, ``cpu_efficient``, ``hrnet_w32``, their
+    ``_tiny`` versions; ``resnet``, ``mbv3``, ``cpu`` and ``hrnet`` also work). The HRNet spaces are
+    :class:`~vipnas.space.hrnet.HRNetSearchSpace` objects, the others :class:`SearchSpace` objects."""
     aliases = {
         "resnet": "resnet50",
         "res50": "resnet50",
         "mbv3": "mobilenetv3",
         "mobilenet_v3": "mobilenetv3",
         "cpu": "cpu_efficient",
+        "hrnet": "hrnet_w32",
+        "hrnet_tiny": "hrnet_w32_tiny",
     }
     key = aliases.get(name.lower(), name.lower())
     if key not in SEARCH_SPACES:

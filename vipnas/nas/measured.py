@@ -81,6 +81,8 @@ class MeasuredLatency:
         self.input_size, self.num_joints, self.space = (int(input_size[0]), int(input_size[1])), num_joints, space
         self.repeats, self.min_seconds, self.rounds = repeats, min_seconds, rounds
         self.cache = Path(cache) if cache is not None else None
+        machine = machine_info()  # read once: every save and digest records the same machine
+        self._machine = {key: machine[key] for key in sorted(machine) if key != "system"}
         self.entries: dict[str, float] = {}
         self.spreads: dict[str, float] = {}
         if self.cache is not None and self.cache.is_file():
@@ -90,7 +92,6 @@ class MeasuredLatency:
     @property
     def conditions(self) -> dict[str, Any]:
         """What a measurement depends on; a cache must match it exactly to be reused."""
-        machine = machine_info()
         return {
             "runtime": self.runtime,
             "precision": self.precision,
@@ -101,7 +102,7 @@ class MeasuredLatency:
             "repeats": self.repeats,
             "min_seconds": self.min_seconds,
             "rounds": self.rounds,
-            "machine": {key: machine[key] for key in sorted(machine) if key != "system"},
+            "machine": dict(self._machine),
         }
 
     def digest(self) -> str:

@@ -22,6 +22,7 @@ provenance (a rerun with other settings is refused).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import time
@@ -88,14 +89,17 @@ def onnx_runner(path: Path, args: argparse.Namespace):
 
     if args.runtime == "onnxruntime" and args.precision != "fp32":
         raise SystemExit(f"{path.name}: ONNX references are timed at fp32 on ONNX Runtime, not {args.precision}")
-    session = onnxruntime_session(path, args.threads)
-    shape = [1 if not isinstance(d, int) else d for d in session.get_inputs()[0].shape]
-    feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+    import onnx
+
+    graph_input = onnx.load(str(path), load_external_data=False).graph.input[0]
+    shape = [d.dim_value or 1 for d in graph_input.type.tensor_type.shape.dim]  # a dynamic axis (batch) -> 1
+    feed = {graph_input.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
     if args.runtime == "openvino":
         from vipnas.models.export import convert_openvino
         from vipnas.models.sessions import compile_openvino
 
-        folder = Path(args.out) / "rtmpose" / path.stem
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]  # the conversion is reused only for this file
+        folder = Path(args.out) / "rtmpose" / f"{path.stem}-{digest}"
         folder.mkdir(parents=True, exist_ok=True)
         xml = folder / f"{args.precision}.xml"
         if not xml.is_file():
@@ -104,6 +108,7 @@ def onnx_runner(path: Path, args: argparse.Namespace):
         request = compiled.create_infer_request()
         openvino_feed = {"image": next(iter(feed.values()))}
         return lambda: request.infer(openvino_feed)
+    session = onnxruntime_session(path, args.threads)
     return lambda: session.run(None, feed)
 
 

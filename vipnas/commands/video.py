@@ -60,23 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _t_vipnets(folder: str | None) -> list[Path]:
-    """The T-ViPNets of ``folder``, frame 1 first: checkpoints ``t_vipnet_frameN.pth`` or deployment folders
-    ``t_vipnet_frameN/`` (vipnas export)."""
+    """The T-ViPNets of ``--temporal`` (:func:`vipnas.deploy.network.t_vipnet_files`), frame 1 first."""
     if folder is None:
         return []
-    from vipnas.deploy.manifest import is_deployment
+    from vipnas.deploy.network import t_vipnet_files
 
-    found = [p for p in Path(folder).glob("t_vipnet_frame*") if p.suffix == ".pth" or is_deployment(p)]
-    frames = [p.stem.rsplit("frame", 1)[1] for p in found]
-    if not found or not all(f.isdigit() for f in frames):
-        raise FileNotFoundError(
-            f"--temporal {folder}: no t_vipnet_frame1.pth … nor deployment folders t_vipnet_frame1/ … in it "
-            "(vipnas demo --video writes the checkpoints, vipnas export the folders)"
-        )
-    numbers = sorted(int(f) for f in frames)
-    if numbers != list(range(1, len(found) + 1)):
-        raise ValueError(f"--temporal {folder}: T-ViPNets of frames {numbers}; expected 1..{len(found)}, once each")
-    return sorted(found, key=lambda p: int(p.stem.rsplit("frame", 1)[1]))
+    try:
+        return t_vipnet_files(folder)
+    except (FileNotFoundError, ValueError) as error:
+        raise type(error)(f"--temporal {error}") from None
 
 
 def _load(path: str | Path, threads: int) -> object:

@@ -16,7 +16,17 @@ from torch import nn
 from vipnas.deploy.manifest import Deployment, read_deployment
 from vipnas.models.metadata import ModelMetadata
 
-__all__ = ["DeployedNetwork", "load_deployment", "load_network", "runtime_precision", "stream_backend"]
+__all__ = [
+    "DeployedNetwork",
+    "frame_number",
+    "load_deployment",
+    "load_network",
+    "runtime_precision",
+    "stream_backend",
+    "t_vipnet_files",
+]
+
+T_VIPNET_PREFIX = "t_vipnet_frame"
 
 
 def runtime_precision(deployment: Deployment) -> str:
@@ -83,6 +93,39 @@ def load_network(path: str | Path, *, threads: int = 1) -> Any:
     from vipnas.models.checkpoint import load_model
 
     return load_model(path).eval()
+
+
+def frame_number(path: str | Path) -> int | None:
+    """N of a T-ViPNet file or folder named ``t_vipnet_frameN`` (``.pth`` or a deployment), else None."""
+    stem = Path(path).stem
+    tail = stem[len(T_VIPNET_PREFIX) :]
+    return int(tail) if stem.startswith(T_VIPNET_PREFIX) and tail.isdigit() else None
+
+
+def t_vipnet_files(folder: str | Path) -> list[Path]:
+    """The T-ViPNets of ``folder``, frame 1 first: checkpoints ``t_vipnet_frameN.pth`` or deployment folders
+    ``t_vipnet_frameN/`` (``vipnas export``), numbered 1..T once each.
+
+    Raises:
+        FileNotFoundError: none in ``folder``.
+        ValueError: the frame numbers are not 1..T once each (names the numbers found).
+    """
+    from vipnas.deploy.manifest import is_deployment
+
+    found: dict[int, list[Path]] = {}
+    for path in Path(folder).glob(f"{T_VIPNET_PREFIX}*"):
+        number = frame_number(path)
+        if number is not None and (path.suffix == ".pth" or is_deployment(path)):
+            found.setdefault(number, []).append(path)
+    if not found:
+        raise FileNotFoundError(
+            f"{folder}: no {T_VIPNET_PREFIX}1.pth … nor deployment folders {T_VIPNET_PREFIX}1/ … in it "
+            "(vipnas demo --video writes the checkpoints, vipnas export the folders)"
+        )
+    numbers = sorted(n for n, paths in found.items() for _ in paths)
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ValueError(f"{folder}: T-ViPNets of frames {numbers}; expected 1..{len(numbers)}, once each")
+    return [found[number][0] for number in sorted(found)]
 
 
 def stream_backend(kind: str, network: Any, folder: Path, name: str, *, threads: int = 1) -> Any:

@@ -125,29 +125,20 @@ def _checkpoint_summary(path: Path) -> tuple[str, dict[str, Any]] | None:
     return str(payload.get("kind")), dict(payload.get("metadata") or {})
 
 
-def _frame_number(path: Path) -> int | None:
-    tail = path.stem.rsplit("frame", 1)[-1]
-    return int(tail) if path.stem.startswith("t_vipnet_frame") and tail.isdigit() else None
+def _temporal_folder(folder: Path) -> TemporalChoice | None:
+    from vipnas.deploy.network import t_vipnet_files
 
-
-def _temporal_folder(folder: Path, files: Sequence[str], folders: Sequence[str]) -> TemporalChoice | None:
-    from vipnas.deploy.manifest import is_deployment
-
-    found = {}
-    for name in [*files, *folders]:
-        path = folder / name
-        number = _frame_number(path)
-        if number is not None and (path.suffix == ".pth" or is_deployment(path)):
-            found[number] = path
-    if not found or sorted(found) != list(range(1, len(found) + 1)):
+    try:
+        networks = tuple(t_vipnet_files(folder))
+    except (FileNotFoundError, ValueError):  # none here, or not numbered 1..T: not offered
         return None
-    networks = tuple(found[number] for number in sorted(found))
     return TemporalChoice(path_id(folder), f"{display_path(folder)} (T={len(networks)})", folder, networks)
 
 
 def discover(roots: Sequence[Path]) -> Catalogue:
     """The networks under ``roots`` (missing roots are skipped), plus the built-in one, each listed once."""
     from vipnas.deploy.manifest import is_deployment, read_deployment
+    from vipnas.deploy.network import frame_number
 
     catalogue = Catalogue()
     catalogue.networks.append(
@@ -173,10 +164,10 @@ def discover(roots: Sequence[Path]) -> Catalogue:
                 folders[:] = []
                 continue
             seen.add(folder.resolve())
-            temporal = _temporal_folder(folder, files, folders)
+            temporal = _temporal_folder(folder)
             if temporal is not None:
                 catalogue.temporal.append(temporal)
-            if is_deployment(folder) and _frame_number(folder) is None:
+            if is_deployment(folder) and frame_number(folder) is None:
                 try:
                     deployment = read_deployment(folder, verify=False)
                 except (ValueError, FileNotFoundError):
@@ -191,7 +182,7 @@ def discover(roots: Sequence[Path]) -> Catalogue:
                 if path.suffix != ".pth":
                     continue
                 catalogue.checkpoints.append(path)
-                summary = _checkpoint_summary(path) if _frame_number(path) is None else None
+                summary = _checkpoint_summary(path) if frame_number(path) is None else None
                 if summary is None or summary[0] != "network":
                     continue
                 metadata = summary[1]

@@ -26,7 +26,7 @@ def test_frames_are_ordered_by_number_and_mix_checkpoints_and_deployments(tmp_pa
 
 
 def test_missing_duplicated_and_gapped_frames_are_named(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="no t_vipnet_frame1.pth"):
+    with pytest.raises(FileNotFoundError, match=r"no t_vipnet_frame1\.pth"):
         t_vipnet_files(tmp_path)
     _touch(tmp_path, "t_vipnet_frame1.pth", "t_vipnet_frame3.pth")
     with pytest.raises(ValueError, match=r"frames \[1, 3\]; expected 1..2"):

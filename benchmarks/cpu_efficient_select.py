@@ -68,6 +68,8 @@ def main() -> int:
     chosen = sized[::-1][::step][: args.candidates]
     print(f"{len(sized)} of {args.draws} draws have >= {args.min_macs / 1e9:.2f} G MACs; timing {len(chosen)}")
     out = Path(args.out)
+    if (out / "candidates.json").exists():  # a finished selection: its arch may be in use
+        raise SystemExit(f"--out {out}: holds a selection already (candidates.json); choose another folder")
     out.mkdir(parents=True, exist_ok=True)
     runners = {}
     for index, (_, _, arch) in enumerate(tqdm(chosen, desc="convert and compile", unit="arch")):

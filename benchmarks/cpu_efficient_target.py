@@ -96,7 +96,7 @@ def main() -> int:
         )  # fmt: skip
         print(f"data: SynthPose easy seed 11, {args.images // 2} validation images scored")
         runners, first = {}, {}
-        for name, files in groups.items():
+        for group, (name, files) in enumerate(groups.items()):
             entry = report["networks"][name] = {"checkpoints": files, "AP": {"torch fp32": []}}
             for precision in precisions:
                 entry["AP"][f"openvino {precision}"] = []
@@ -105,7 +105,7 @@ def main() -> int:
                 metrics, _ = evaluate_model(network, "COCO", check.annotation, check.images)
                 entry["AP"]["torch fp32"].append(metrics["AP"])
                 for precision in precisions:
-                    out = root / "deploy" / f"{len(first)}-{index}-{precision}"
+                    out = root / "deploy" / f"{group}-{index}-{precision}"
                     deployment = export_deployment(
                         network, out, backend="openvino", precision=precision, calibration=calibration, check=check,
                         max_drop=1.0, threads=args.threads,

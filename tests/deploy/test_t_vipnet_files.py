@@ -23,6 +23,9 @@ def test_frames_are_ordered_by_number_and_mix_checkpoints_and_deployments(tmp_pa
         "t_vipnet_frame10",
         "t_vipnet_frame11.pth",
     ]
+    # the entries a directory walk listed already give the same answer without a second listing
+    assert t_vipnet_files(tmp_path, sorted(p.name for p in tmp_path.iterdir())) == found
+    assert t_vipnet_files(tmp_path, ["t_vipnet_frame1.pth"]) == [tmp_path / "t_vipnet_frame1.pth"]
 
 
 def test_missing_duplicated_and_gapped_frames_are_named(tmp_path) -> None:

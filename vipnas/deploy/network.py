@@ -7,6 +7,7 @@ deployment's ONNX Runtime or OpenVINO session as numpy and returns the heatmaps 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +103,10 @@ def frame_number(path: str | Path) -> int | None:
     return int(tail) if stem.startswith(T_VIPNET_PREFIX) and tail.isdigit() else None
 
 
-def t_vipnet_files(folder: str | Path) -> list[Path]:
+def t_vipnet_files(folder: str | Path, names: Iterable[str] | None = None) -> list[Path]:
     """The T-ViPNets of ``folder``, frame 1 first: checkpoints ``t_vipnet_frameN.pth`` or deployment folders
-    ``t_vipnet_frameN/`` (``vipnas export``), numbered 1..T once each.
+    ``t_vipnet_frameN/`` (``vipnas export``), numbered 1..T once each. ``names``: the folder's entries when the
+    caller has listed it already (a directory walk), so that it is not listed twice.
 
     Raises:
         FileNotFoundError: none in ``folder``.
@@ -113,7 +115,8 @@ def t_vipnet_files(folder: str | Path) -> list[Path]:
     from vipnas.deploy.manifest import is_deployment
 
     found: dict[int, list[Path]] = {}
-    for path in Path(folder).glob(f"{T_VIPNET_PREFIX}*"):
+    entries = Path(folder).glob(f"{T_VIPNET_PREFIX}*") if names is None else (Path(folder) / n for n in names)
+    for path in entries:
         number = frame_number(path)
         if number is not None and (path.suffix == ".pth" or is_deployment(path)):
             found.setdefault(number, []).append(path)

@@ -125,11 +125,11 @@ def _checkpoint_summary(path: Path) -> tuple[str, dict[str, Any]] | None:
     return str(payload.get("kind")), dict(payload.get("metadata") or {})
 
 
-def _temporal_folder(folder: Path) -> TemporalChoice | None:
+def _temporal_folder(folder: Path, names: Sequence[str]) -> TemporalChoice | None:
     from vipnas.deploy.network import t_vipnet_files
 
     try:
-        networks = tuple(t_vipnet_files(folder))
+        networks = tuple(t_vipnet_files(folder, names))
     except (FileNotFoundError, ValueError):  # none here, or not numbered 1..T: not offered
         return None
     return TemporalChoice(path_id(folder), f"{display_path(folder)} (T={len(networks)})", folder, networks)
@@ -164,7 +164,7 @@ def discover(roots: Sequence[Path]) -> Catalogue:
                 folders[:] = []
                 continue
             seen.add(folder.resolve())
-            temporal = _temporal_folder(folder)
+            temporal = _temporal_folder(folder, [*files, *folders])
             if temporal is not None:
                 catalogue.temporal.append(temporal)
             if is_deployment(folder) and frame_number(folder) is None:

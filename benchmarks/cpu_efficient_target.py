@@ -19,7 +19,8 @@ the same arch). Two measurements, both printed and written to ``--json``:
    min–max.
 
 The verdict line compares, per precision, the latency with RTMPose-t's of the same run and the mean AP with the
-reference network's (``--reference``, default the first ``--network``), beside the seeds' spreads.
+reference network's (``--reference``, default the first ``--network``), beside the seeds' spreads. ``--plot PNG``
+draws AP against latency per precision (``--replot JSON --plot PNG`` redraws an earlier run's ``--json``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,41 @@ def spread(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def plot(report: dict, path: Path) -> None:
+    """AP (deployed, mean ± std over seeds) against OpenVINO latency, one panel per precision, RTMPose-t/-s as
+    vertical lines (their weights are random: latency only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    precisions = sorted({row["precision"] for row in report["latency_ms"]})
+    latency = {(row["network"], row["precision"]): row["median_ms"] for row in report["latency_ms"]}
+    figure, axes = plt.subplots(1, len(precisions), figsize=(5.2 * len(precisions), 4.2), squeeze=False)
+    for axis, precision in zip(axes[0], precisions, strict=True):
+        for name, entry in report["networks"].items():
+            mean, std = spread(entry["AP"][f"openvino {precision}"])
+            label = f"{name} (n={len(entry['checkpoints'])})"
+            axis.errorbar(latency[name, precision], mean, yerr=std, fmt="o", capsize=4, label=label)
+        for stem, style in (("rtmpose_t", "--"), ("rtmpose_s", ":")):
+            if (stem, precision) in latency:
+                axis.axvline(latency[stem, precision], color="grey", linestyle=style, label=f"{stem} latency")
+        axis.set_xscale("log")
+        axis.set_xlabel(f"OpenVINO {precision} ms at {report['latency_size'][0]}x{report['latency_size'][1]}, "
+                        f"{report['threads']} thread(s)")  # fmt: skip
+        axis.set_ylabel(f"AP, {report['images']} held-out SynthPose images")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--network", action="append", required=True, help="NAME=GLOB of its seeds' checkpoints")
+    parser.add_argument("--network", action="append", default=[], help="NAME=GLOB of its seeds' checkpoints")
     parser.add_argument("--reference", default=None, help="the network to beat (default: the first)")
-    parser.add_argument("--rtmpose", required=True, help="folder with rtmpose_t.onnx (and rtmpose_s.onnx)")
+    parser.add_argument("--rtmpose", default=None, help="folder with rtmpose_t.onnx (and rtmpose_s.onnx)")
     parser.add_argument("--precisions", default="bf16,int8", help="OpenVINO precisions")
     parser.add_argument("--images", type=int, default=800, help="SynthPose images (half of them scored)")
     parser.add_argument("--calibration", type=int, default=200, help="int8 calibration crops")
@@ -53,7 +84,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--plot", default=None, help="draw AP against latency to this PNG")
+    parser.add_argument("--replot", default=None, help="only draw --plot from this --json of an earlier run")
     args = parser.parse_args()
+    if args.replot:
+        if not args.plot:
+            raise SystemExit("--replot needs --plot PNG")
+        plot(json.loads(Path(args.replot).read_text()), Path(args.plot))
+        print(f"drew {args.plot} from {args.replot}")
+        return 0
+    if not args.network or not args.rtmpose:
+        raise SystemExit("--network NAME=GLOB (one or more) and --rtmpose FOLDER are required")
     start = header(f"CPU-efficient accuracy target: AP over seeds and OpenVINO latency ({args.threads} thread(s))")
 
     import torch
@@ -171,6 +212,9 @@ def main() -> int:
     report["verdicts"] = verdicts
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    if args.plot:
+        plot(report, Path(args.plot))
+        print(f"AP against latency drawn to {args.plot}")
     footer(start)
     return 0
 

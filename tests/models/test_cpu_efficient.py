@@ -14,14 +14,22 @@ from vipnas.models.complexity import arch_complexity, block_complexity, measure_
 from vipnas.models.pose import build_static
 from vipnas.models.registry import create_model
 from vipnas.nn.blocks import UpsampleHead
-from vipnas.space import CPU_EFFICIENT_SPACE, CPU_EFFICIENT_TINY_SPACE, InvalidArchError, arch_blocks
+from vipnas.space import (
+    CPU_EFFICIENT_REALTIME_SPACE,
+    CPU_EFFICIENT_SPACE,
+    CPU_EFFICIENT_TINY_SPACE,
+    InvalidArchError,
+    arch_blocks,
+)
 from vipnas.space.blocks import check_buildable
 from vipnas.space.family import CPU_EFFICIENT
 
 INPUT = (64, 64)
 
 
-@pytest.mark.parametrize("space", [CPU_EFFICIENT_SPACE, CPU_EFFICIENT_TINY_SPACE], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "space", [CPU_EFFICIENT_SPACE, CPU_EFFICIENT_REALTIME_SPACE, CPU_EFFICIENT_TINY_SPACE], ids=lambda s: s.name
+)
 def test_every_middle_conv_is_depthwise_or_has_at_least_8_channels_per_group(space) -> None:
     rng = random.Random(0)
     for _ in range(300):
@@ -98,3 +106,49 @@ def test_supernet_exports_to_onnx_equal_to_torch(tmp_path, randomized) -> None:
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     assert abs(expected).max() > 1e-3
     assert abs(got - expected).max() <= 1e-4 * abs(expected).max() and difference is not None
+
+
+def test_realtime_space_is_a_sub_space_of_the_cpu_efficient_space() -> None:
+    # every choice of the real-time space is one of the full space's, so its archs (and a supernet's subnets) are
+    # archs of the full space; it is narrower (fewer archs, a smaller largest) and its supernet builds from the name
+    full, realtime = CPU_EFFICIENT_SPACE, CPU_EFFICIENT_REALTIME_SPACE
+    assert realtime.family == full.family and len(realtime.stages) == len(full.stages)
+    for fields in ("widths", "depths", "kernel_sizes", "expand_ratios", "attentions", "channels_per_group"):
+        for small, big in zip(realtime.stages, full.stages, strict=True):
+            assert set(getattr(small, fields)) <= set(getattr(big, fields)), fields
+    for fields in ("widths", "kernel_sizes", "channels_per_group"):
+        assert set(getattr(realtime.head, fields)) <= set(getattr(full.head, fields))
+    rng = random.Random(1)
+    assert all(full.contains(realtime.sample(rng)) for _ in range(200))
+    assert full.contains(realtime.largest()) and full.contains(realtime.smallest())
+    assert realtime.size() < full.size()
+    largest = arch_complexity(realtime.largest(), input_size=(256, 192)).macs
+    assert largest < arch_complexity(full.largest(), input_size=(256, 192)).macs / 2
+    supernet = create_model("cpu_efficient_realtime_supernet", input_size=INPUT)
+    assert supernet.space == realtime
+
+
+def test_deconvolution_variant_has_the_same_backbone_and_a_deconvolution_head() -> None:
+    # family cpu_efficient_deconv: the CPU-efficient blocks with MobileNetV3's head, to compare the two heads on one
+    # backbone; the backbones' parameters match name for name, the heads differ as the families say
+    import math
+
+    from vipnas.nn.blocks import DeconvHead
+    from vipnas.space.arch import Arch
+
+    arch = CPU_EFFICIENT_SPACE.sample(random.Random(3))
+    groups = math.gcd(arch.stages[-1].width, arch.head.width)
+    variant = replace(arch, family="cpu_efficient_deconv", head=replace(arch.head, kernel_size=4, groups=groups))
+    assert Arch.from_dict(variant.to_dict()) == variant
+    assert not CPU_EFFICIENT_SPACE.contains(variant)  # not a member of the searched space
+    upsampling, deconvolving = build_static(arch, input_size=INPUT), build_static(variant, input_size=INPUT)
+    shapes = {k: v.shape for k, v in upsampling.backbone.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in deconvolving.backbone.state_dict().items()}
+    assert isinstance(deconvolving.head, DeconvHead)
+    deconvs = [m for m in deconvolving.head.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(d.kernel_size, d.stride, d.groups) for d in deconvs] == [((4, 4), (2, 2), groups)] * 3
+    assert arch_complexity(variant, input_size=INPUT) == measure_complexity(deconvolving, INPUT)
+    with torch.no_grad():
+        assert deconvolving.eval()(torch.zeros(1, 3, *INPUT)).shape == (1, 17, INPUT[0] // 4, INPUT[1] // 4)
+    with pytest.raises(ValueError, match=r"head.kernel_size=5 must be one of \[2, 3, 4\]"):
+        check_buildable(replace(variant, head=replace(variant.head, kernel_size=5)))

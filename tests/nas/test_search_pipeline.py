@@ -140,3 +140,24 @@ def test_search_command_measures_latency_whole_and_refuses_other_conditions(supe
     process = _search(supernet_checkpoint, out, *extra, "--latency-threads", "2")
     output, _ = process.communicate(timeout=600)
     assert process.returncode != 0 and "threads" in output and "Traceback" not in output
+
+
+def test_search_command_times_candidates_at_the_latency_input_size(supernet_checkpoint, tmp_path) -> None:
+    # a supernet trained at one size searched for deployment at another: the measured cache records the size it
+    # timed at, and a cache timed at another size is refused, not reused
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "sized"
+    extra = ("--measure-latency", "onnxruntime:fp32", "--budget-latency", "200", "--candidates", "2")
+    output = _finish(_search(supernet_checkpoint, out, *extra, "--latency-input-size", "128", "96"))
+    assert "measured at 128x96" in output
+    cache = json.loads((out / "measured_latency.json").read_text())
+    assert cache["conditions"]["input_size"] == [128, 96]
+    for candidate in _candidates(out):  # every candidate's latency is the one timed at that size
+        assert cache["entries"][json.dumps(candidate["arch"], sort_keys=True)] == candidate["latency_ms"]
+    process = _search(supernet_checkpoint, out, *extra, "--latency-input-size", "96", "96")
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode != 0 and "input_size" in output and "Traceback" not in output
+    process = _search(supernet_checkpoint, tmp_path / "bad", *extra, "--latency-input-size", "100", "96")
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode != 0 and "--latency-input-size" in output and "(100, 96)" in output
+    assert "Traceback" not in output

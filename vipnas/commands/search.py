@@ -18,6 +18,8 @@ EXAMPLES = [
     "vipnas search runs/supernet/last.pth --strategy evolution --population 50 --generations 10 --budget-macs 0.5G",
     "vipnas search runs/supernet/last.pth --latency-table latency/mbv3_ort.json --budget-latency 30",
     "vipnas search runs/supernet/last.pth --measure-latency openvino:bf16 --budget-latency 3.6 --budget-macs 0.6G",
+    "vipnas search runs/supernet/last.pth --measure-latency openvino:bf16 --latency-input-size 256 192 "
+    "--budget-latency 3.6",
     "torchrun --nproc-per-node 2 -m vipnas search runs/supernet/last.pth --budget-macs 0.5G   # candidates split",
 ]
 
@@ -44,6 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "cached with its conditions in --latency-cache)",
     )
     parser.add_argument("--latency-threads", type=positive_int, default=1, help="threads of --measure-latency")
+    parser.add_argument(
+        "--latency-input-size",
+        nargs=2,
+        type=int,
+        default=None,
+        metavar=("H", "W"),
+        help="input --measure-latency times at (default: the supernet's); a supernet trained at 128x96 can be "
+        "searched for deployment at 256 192",
+    )
     parser.add_argument("--latency-cache", default=None, help="measured latencies (default: OUT/measured_latency.json)")
     parser.add_argument("--objective", default="AP", help="metric to maximise (AP, AR, PCKh, Total ...)")
     parser.add_argument(
@@ -114,17 +125,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def latency_source(args: argparse.Namespace, space: str, input_size: tuple[int, int], num_joints: int) -> Any:
-    """The latency table of ``--latency-table``, a whole-network measurer for ``--measure-latency``, or ``None``."""
+    """The latency table of ``--latency-table``, a whole-network measurer for ``--measure-latency`` (timing at
+    ``--latency-input-size`` when given, else at ``input_size``), or ``None``."""
     if args.latency_table:
         from vipnas.nas.latency import LatencyTable
 
         return LatencyTable.load(args.latency_table)
     if not args.measure_latency:
         return None
+    from vipnas.models.pose import check_input_size
     from vipnas.nas.measured import MeasuredLatency
 
     runtime, _, precision = args.measure_latency.partition(":")
     cache = args.latency_cache or Path(args.out) / "measured_latency.json"
+    if getattr(args, "latency_input_size", None):
+        try:
+            input_size = check_input_size(tuple(args.latency_input_size))
+        except ValueError as error:
+            raise ValueError(f"--latency-input-size: {error}") from None
     return MeasuredLatency(
         runtime, precision or "fp32", threads=args.latency_threads, input_size=input_size, num_joints=num_joints,
         space=space, cache=cache,

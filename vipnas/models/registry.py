@@ -16,6 +16,7 @@ from vipnas.space.arch import Arch
 from vipnas.space.archs import arch_from_dict, load_any_arch
 from vipnas.space.hrnet import HRNET_W32_ARCH, HRNET_W32_SPACE, HRNetArch
 from vipnas.space.spaces import (
+    CPU_EFFICIENT_REALTIME_SPACE,
     CPU_EFFICIENT_SPACE,
     CPU_EFFICIENT_TINY_SPACE,
     MOBILENETV3_SPACE,
@@ -51,6 +52,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     # the CPU-efficient space (dense / depthwise convs, large kernels, upsampling head) and its scaled-down twin
     "cpu_efficient_supernet": lambda **options: PoseSupernet(CPU_EFFICIENT_SPACE, **options),
     "cpu_efficient_tiny_supernet": lambda **options: PoseSupernet(CPU_EFFICIENT_TINY_SPACE, **options),
+    # its sub-space sized for real time at 256x192 (RTMPose-t's latency on OpenVINO)
+    "cpu_efficient_realtime_supernet": lambda **options: PoseSupernet(CPU_EFFICIENT_REALTIME_SPACE, **options),
     # HRNet-W32 (MMPose's td-hm_hrnet-w32 network) and the supernet of its Table A3 space
     "hrnet_w32": lambda **options: build_hrnet_network(HRNET_W32_ARCH, name="hrnet_w32", **options),
     "hrnet_w32_supernet": lambda **options: HRNetSupernet(HRNET_W32_SPACE, **options),
@@ -63,6 +66,7 @@ SPACE_OF = {
     "mobilenetv3_tiny_supernet": MOBILENETV3_TINY_SPACE,
     "cpu_efficient_supernet": CPU_EFFICIENT_SPACE,
     "cpu_efficient_tiny_supernet": CPU_EFFICIENT_TINY_SPACE,
+    "cpu_efficient_realtime_supernet": CPU_EFFICIENT_REALTIME_SPACE,
 }
 # HRNet is not walked block by block (vipnas.space.blocks), so its archs and spaces are kept apart from the above,
 # whose users (MMPose conversion, arch_complexity, temporal search) handle those families only

@@ -111,7 +111,9 @@ class MeasuredLatency:
         return f"{self.runtime} {self.precision} measured whole, " + json.dumps(self.conditions, sort_keys=True)
 
     def describe(self) -> str:
-        return f"{self.runtime} {self.precision}, measured, {self.threads} thread{'s' if self.threads > 1 else ''}"
+        height, width = self.input_size
+        threads = f"{self.threads} thread{'s' if self.threads > 1 else ''}"
+        return f"{self.runtime} {self.precision}, measured at {height}x{width}, {threads}"
 
     def _load(self) -> None:
         assert self.cache is not None

@@ -27,6 +27,7 @@ from vipnas.space.search_space import (
     WidthChoice,
 )
 from vipnas.space.spaces import (
+    CPU_EFFICIENT_REALTIME_SPACE,
     CPU_EFFICIENT_SPACE,
     CPU_EFFICIENT_TINY_SPACE,
     MOBILENETV3_SPACE,
@@ -42,6 +43,7 @@ from vipnas.space.spaces import (
 
 __all__ = [
     "CPU_EFFICIENT",
+    "CPU_EFFICIENT_REALTIME_SPACE",
     "CPU_EFFICIENT_SPACE",
     "CPU_EFFICIENT_TINY_SPACE",
     "FAMILY_SPECS",

@@ -24,7 +24,7 @@ from vipnas.space.family import FAMILY_SPECS
 
 __all__ = ["FAMILIES", "Arch", "HeadArch", "StageArch", "StemArch", "load_arch", "save_arch"]
 
-FAMILIES = ("resnet", "mobilenetv3", "cpu_efficient")
+FAMILIES = ("resnet", "mobilenetv3", "cpu_efficient", "cpu_efficient_deconv")
 
 
 @dataclass(frozen=True)

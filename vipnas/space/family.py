@@ -7,7 +7,7 @@ the paper's Tables A1-A2; the searched choices live in :mod:`vipnas.space.arch` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 
@@ -19,7 +19,16 @@ class StageWidths(Protocol):
     expand_ratio: int
 
 
-__all__ = ["CPU_EFFICIENT", "FAMILY_SPECS", "MOBILENETV3", "RESNET", "FamilySpec", "gc_planes", "se_channels"]
+__all__ = [
+    "CPU_EFFICIENT",
+    "CPU_EFFICIENT_DECONV",
+    "FAMILY_SPECS",
+    "MOBILENETV3",
+    "RESNET",
+    "FamilySpec",
+    "gc_planes",
+    "se_channels",
+]
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,12 @@ CPU_EFFICIENT = FamilySpec(
     head_kind="upsample",
 )
 
-FAMILY_SPECS = {spec.name: spec for spec in (RESNET, MOBILENETV3, CPU_EFFICIENT)}
+# The same family with MobileNetV3's deconvolution head (stride-2 transposed convolutions, kernel 2-4, grouped):
+# not searched (no space), kept so that the two heads can be trained and timed on one backbone
+# (``benchmarks/cpu_efficient_target.py`` with both networks; docs/deploy.md, "Which head trains better").
+CPU_EFFICIENT_DECONV = replace(CPU_EFFICIENT, name="cpu_efficient_deconv", head_kind="deconv")
+
+FAMILY_SPECS = {spec.name: spec for spec in (RESNET, MOBILENETV3, CPU_EFFICIENT, CPU_EFFICIENT_DECONV)}
 
 
 def gc_planes(channels: int) -> int:

@@ -90,6 +90,8 @@ def main() -> int:
     if args.replot:
         if not args.plot:
             raise SystemExit("--replot needs --plot PNG")
+        if not Path(args.replot).is_file():
+            raise SystemExit(f"--replot {args.replot}: no such file (expected a --json of an earlier run)")
         plot(json.loads(Path(args.replot).read_text()), Path(args.plot))
         print(f"drew {args.plot} from {args.replot}")
         return 0

@@ -138,7 +138,7 @@ def latency_source(args: argparse.Namespace, space: str, input_size: tuple[int, 
 
     runtime, _, precision = args.measure_latency.partition(":")
     cache = args.latency_cache or Path(args.out) / "measured_latency.json"
-    if getattr(args, "latency_input_size", None):
+    if args.latency_input_size:
         try:
             input_size = check_input_size(tuple(args.latency_input_size))
         except ValueError as error:

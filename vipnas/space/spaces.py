@@ -132,11 +132,12 @@ MOBILENETV3_TINY_SPACE = SearchSpace(
 _CPU_GROUPS = (1, 8, 16)
 
 
-def _cpu_stage(widths: tuple[int, ...], kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)) -> StageSpace:
+def _cpu_stage(
+    widths: tuple[int, ...], kernel_sizes: tuple[int, ...] = (3, 5, 7, 9), depths: tuple[int, ...] = (1, 2, 3, 4)
+) -> StageSpace:
     return _mobile_stage(
-        widths, depths=(1, 2, 3, 4), kernel_sizes=kernel_sizes, expand_ratios=(2, 3, 4, 6),
-        channels_per_group=_CPU_GROUPS,
-    )  # fmt: skip
+        widths, depths=depths, kernel_sizes=kernel_sizes, expand_ratios=(2, 3, 4, 6), channels_per_group=_CPU_GROUPS
+    )
 
 
 CPU_EFFICIENT_SPACE = SearchSpace(
@@ -165,13 +166,11 @@ CPU_EFFICIENT_REALTIME_SPACE = SearchSpace(
     stem=StemSpace(widths=(16,), kernel_sizes=(3,)),
     stages=(
         StageSpace(depths=(1,), widths=(16,), kernel_sizes=(3,), attentions=(False, True), channels_per_group=(1,)),
-        _mobile_stage((16, 24), depths=(1, 2), kernel_sizes=(3, 5, 7), expand_ratios=(2, 3, 4, 6),
-                      channels_per_group=_CPU_GROUPS),
         *(
-            _mobile_stage(widths, depths=depths, kernel_sizes=(3, 5, 7), expand_ratios=(2, 3, 4, 6),
-                          channels_per_group=_CPU_GROUPS)
+            _cpu_stage(widths, kernel_sizes=(3, 5, 7), depths=depths)
             for widths, depths in (
-                ((24, 32), (1, 2, 3)), ((48, 64), (1, 2, 3)), ((64, 96), (2, 3, 4)), ((96, 128), (1, 2))
+                ((16, 24), (1, 2)), ((24, 32), (1, 2, 3)), ((48, 64), (1, 2, 3)), ((64, 96), (2, 3, 4)),
+                ((96, 128), (1, 2)),
             )
         ),
     ),
